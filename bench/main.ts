@@ -1,0 +1,26 @@
+/**
+ * `npm run bench -- <name> [options]`: the benchmark suite. Each bench prints a table, or one JSON
+ * object with --json.
+ */
+import { pathToFileURL } from 'node:url';
+
+const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
+  smpp: () => import('./smpp.js'),
+  codec: () => import('./codec.js'),
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const load = name ? benches[name] : undefined;
+  if (!load) {
+    console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [--json] [options]`);
+    return 2;
+  }
+  return (await load()).main(rest);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * `sluice <command>`: the command-line entry. Each command lives in its own module, loaded only
+ * when asked for, and returns the process exit code.
+ */
+
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  sim: {
+    summary: 'run the SMSC simulator',
+    load: async () => (await import('./sim.js')).command,
+  },
+  segments: {
+    summary: 'preview the encoding and parts of a text',
+    load: async () => (await import('./segments.js')).command,
+  },
+  bench: {
+    summary: 'run a benchmark from bench/ (smpp, codec)',
+    load: async () => (await import('./bench.js')).command,
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: sluice <command> [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  lines.push('', 'Run `sluice <command> --help` for its options.');
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const entry = commands[name];
+  if (!entry) {
+    console.error(`sluice: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  const command = await entry.load();
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(`sluice: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
