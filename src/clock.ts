@@ -45,7 +45,12 @@ export class ManualClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const timer: ManualTimer = { due: this.#now + Math.max(0, ms), order: this.#order++, fn, cancelled: false };
+    const timer: ManualTimer = {
+      due: this.#now + Math.max(0, ms),
+      order: this.#order++,
+      fn,
+      cancelled: false,
+    };
     this.#timers.push(timer);
     return {
       cancel: () => {
@@ -65,7 +70,8 @@ export class ManualClock implements Clock {
       this.#timers = this.#timers.filter((t) => !t.cancelled);
       let next: ManualTimer | undefined;
       for (const t of this.#timers) {
-        if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.order < next.order))) next = t;
+        if (t.due <= target && (!next || t.due < next.due || (t.due === next.due && t.order < next.order)))
+          next = t;
       }
       if (!next) break;
       this.#now = next.due;
