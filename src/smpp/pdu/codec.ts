@@ -186,7 +186,8 @@ class Reader {
       this.pos = at + length;
       const def = tlvByTag.get(tag);
       if (!def) {
-        (tlvs.unknown ??= []).push({ tag, value: Buffer.from(buf.subarray(at, at + length)) });
+        if (!tlvs.unknown) tlvs.unknown = [];
+        tlvs.unknown.push({ tag, value: Buffer.from(buf.subarray(at, at + length)) });
         continue;
       }
       const target = tlvs as Record<string, unknown>;
@@ -364,19 +365,24 @@ export class PduWriter {
 function writeField(w: PduWriter, f: FieldSpec, value: unknown): void {
   switch (f.type) {
     case 'u8':
-      return w.u8(value as number, f.name);
+      w.u8(value as number, f.name);
+      return;
     case 'u16':
-      return w.u16(value as number, f.name);
+      w.u16(value as number, f.name);
+      return;
     case 'u32':
-      return w.u32(value as number, f.name);
+      w.u32(value as number, f.name);
+      return;
     case 'cstr':
-      return w.cstr(value as string, f.max, f.name);
+      w.cstr(value as string, f.max, f.name);
+      return;
     case 'time': {
       const v = value as string;
       if (v.length !== 0 && v.length !== 16) {
         throw new SmppEncodeError(`${f.name} must be empty or 16 characters (YYMMDDhhmmsstnnp), got "${v}"`);
       }
-      return w.cstr(v, 17, f.name);
+      w.cstr(v, 17, f.name);
+      return;
     }
     case 'sm': {
       const sm = value as Uint8Array;
@@ -386,7 +392,8 @@ function writeField(w: PduWriter, f: FieldSpec, value: unknown): void {
         );
       }
       w.u8(sm.length, 'sm_length');
-      return w.octets(sm);
+      w.octets(sm);
+      return;
     }
     case 'dests': {
       const dests = value as DestAddress[];
