@@ -264,6 +264,11 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#inflight.size;
   }
 
+  /** Whether reading from the peer is paused (the application or the socket is behind). */
+  get readPaused(): boolean {
+    return this.#readPausedForApp || this.#readPausedForWrite;
+  }
+
   /** Whether one more request fits the window now. */
   get hasCapacity(): boolean {
     return this.#inflight.size < this.#window && this.bound;
