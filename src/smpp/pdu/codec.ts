@@ -95,6 +95,10 @@ class Reader {
 
   shortMessage(): Buffer {
     const length = this.u8('sm_length');
+    // §5.2.21: sm_length is 0..254. Accepting 255 would hand out a PDU that writePdu refuses.
+    if (length > MAX_SHORT_MESSAGE) {
+      throw this.fail(`sm_length must be 0..${MAX_SHORT_MESSAGE}, got ${length}`, S.ESME_RINVMSGLEN);
+    }
     if (this.end - this.pos < length) {
       throw this.fail(
         `sm_length ${length} exceeds the ${this.end - this.pos} bytes left in the PDU`,
