@@ -65,7 +65,24 @@ export class PduFramer {
       off = n;
       this.#sink.frame(frame, 0, frame.length);
     } else if (this.#head) {
-      buf = Buffer.concat([this.#head, chunk]);
+      // Complete the header from the front of the chunk only. Concatenating the whole chunk
+      // copied every PDU in it, though those after the split one lie inside the chunk.
+      const head = this.#head;
+      const joined = Buffer.concat([head, chunk.subarray(0, HEADER_LENGTH - head.length)]);
+      const length = joined.length >= 4 ? joined.readUInt32BE(0) : 0;
+      if (length >= HEADER_LENGTH && length <= this.#maxLength) {
+        // A sane length: gather this PDU alone, then go on in the chunk itself.
+        const gathered = Buffer.allocUnsafe(length);
+        head.copy(gathered, 0);
+        this.#head = null;
+        this.#frame = gathered;
+        this.#filled = head.length;
+        this.push(chunk);
+        return;
+      }
+      // Still no length, or a bad one: `joined` holds every byte the loop below can use
+      // (a short chunk was taken whole; after a bad length, 16 bytes are all it reads).
+      buf = joined;
       this.#head = null;
     }
     while (!this.#stopped) {
