@@ -212,12 +212,7 @@ export class SmppClient extends EventEmitter<ClientEvents> {
       anyBound = true;
       if (session.inFlight >= session.window) continue;
       this.#next = (slot.index + 1) % n;
-      const p = session.request(command, fields);
-      p.then(
-        () => this.#wakeCapacity(),
-        () => this.#wakeCapacity(),
-      );
-      return p;
+      return session.request(command, fields);
     }
     if (!anyBound) return Promise.reject(new SmppNotBoundError(`no bind can send ${command} now`));
     return Promise.reject(new SmppWindowFullError(this.#slots[0]?.session?.window ?? 0));
@@ -236,12 +231,12 @@ export class SmppClient extends EventEmitter<ClientEvents> {
     for (const w of waiters) w();
   }
 
-  #wakeCapacity(): void {
+  readonly #wakeCapacity = (): void => {
     if (this.#capacityWaiters.length === 0 || this.capacity === 0) return;
     const waiters = this.#capacityWaiters;
     this.#capacityWaiters = [];
     for (const w of waiters) w();
-  }
+  };
 
   async #connect(slot: Slot): Promise<void> {
     if (this.#stopped || slot.connecting) return;
@@ -267,6 +262,7 @@ export class SmppClient extends EventEmitter<ClientEvents> {
       s.on('request', (pdu) => this.emit('request', pdu, s));
       s.on('warning', (err) => this.emit('warning', err));
       s.on('close', (closeInfo) => this.#onSessionClose(slot, s, closeInfo));
+      s.onSettle = this.#wakeCapacity;
       slot.session = s;
       await s.bind(slot.mode, {
         system_id: o.system_id,

@@ -28,7 +28,7 @@ import {
   isRetryableStatus,
   statusName,
 } from './constants.js';
-import { DEFAULT_MAX_PDU_LENGTH, decodePdu, makePdu, PduWriter, writePdu } from './pdu/codec.js';
+import { DEFAULT_MAX_PDU_LENGTH, decodePdu, makePdu, PduWriter, writePduParts } from './pdu/codec.js';
 import { PduFramer } from './pdu/framer.js';
 import type { AnyPdu, Pdu, PduInput, RequestName, ResponseOf } from './pdu/types.js';
 
@@ -264,6 +264,9 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#inflight.size;
   }
 
+  /** Called whenever outbound requests settle (answered, failed, timed out): the window has room. */
+  onSettle: (() => void) | null = null;
+
   /** Whether reading from the peer is paused (the application or the socket is behind). */
   get readPaused(): boolean {
     return this.#readPausedForApp || this.#readPausedForWrite;
@@ -385,7 +388,7 @@ export class Session extends EventEmitter<SessionEvents> {
   #sendRequest(command: AnsweredRequest, fields: PduInput<CommandName>): Promise<AnyPdu> {
     const seq = this.#nextSeq();
     try {
-      this.#send(makePdu(command, fields, { sequence_number: seq }));
+      this.#write(command, 0, seq, fields);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -403,13 +406,21 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #send(pdu: AnyPdu): void {
-    writePdu(this.#writer, pdu);
+    this.#write(pdu.command, pdu.command_status, pdu.sequence_number, pdu);
+  }
+
+  /** Encodes a PDU from its parts into the outbound buffer; it goes out with the next flush. */
+  #write(command: CommandName, status: number, seq: number, fields: PduInput<CommandName>): void {
+    writePduParts(this.#writer, command, status, seq, fields, fields.tlvs);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      // One write per event-loop turn carries every PDU produced in it.
-      setImmediate(() => this.#flush());
+      // Every PDU produced by the current callback and its promise reactions goes out in one
+      // write, as soon as they have run: a batch per socket event, without waiting a loop turn.
+      queueMicrotask(this.#flushTask);
     }
   }
+
+  readonly #flushTask = (): void => this.#flush();
 
   #flush(): void {
     this.#flushScheduled = false;
@@ -629,6 +640,7 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #afterSettle(): void {
+    this.onSettle?.();
     if (this.#inflight.size === 0 && this.#drainWaiters.length > 0) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];

@@ -5,8 +5,18 @@
  */
 import { SmppEncodeError, SmppPduError } from '../../errors.js';
 import { CommandId, type CommandName, commandName, isResponseId, CommandStatus as S } from '../constants.js';
-import { bodySchemas, defaultValue, type FieldSpec, tlvByName, tlvByTag } from './schema.js';
-import type { AnyPdu, DestAddress, Pdu, PduInput, RawTlv, Tlvs, UnsuccessSme } from './types.js';
+import { bodySchemas, defaultValue, EMPTY, type FieldSpec, tlvByName, tlvByTag } from './schema.js';
+import type {
+  AnyPdu,
+  DestAddress,
+  MessageIdBody,
+  Pdu,
+  PduInput,
+  RawTlv,
+  ShortMessageBody,
+  Tlvs,
+  UnsuccessSme,
+} from './types.js';
 
 export const HEADER_LENGTH = 16;
 
@@ -265,22 +275,100 @@ export function decodePdu(buf: Buffer, start = 0, end = buf.length): AnyPdu {
       },
     );
   }
+  const reader = new Reader(buf, start + HEADER_LENGTH, end, commandId, sequenceNumber);
+  // §4: a response with a non-zero command_status may leave its body out altogether.
+  if (length === HEADER_LENGTH && commandStatus !== 0 && isResponseId(commandId)) {
+    return defaultPdu(name, commandStatus, sequenceNumber);
+  }
+  switch (name) {
+    case 'submit_sm':
+    case 'deliver_sm':
+      return readShortMessagePdu(reader, name, commandStatus, sequenceNumber);
+    case 'submit_sm_resp':
+    case 'deliver_sm_resp':
+    case 'data_sm_resp':
+      return {
+        command: name,
+        command_status: commandStatus,
+        sequence_number: sequenceNumber,
+        message_id: reader.cstr('message_id', 65, S.ESME_RINVMSGID),
+        tlvs: reader.tlvs(),
+      };
+    default:
+      return readBySchema(reader, name, commandStatus, sequenceNumber);
+  }
+}
+
+function defaultPdu(name: CommandName, commandStatus: number, sequenceNumber: number): AnyPdu {
   const pdu: Record<string, unknown> = {
     command: name,
     command_status: commandStatus,
     sequence_number: sequenceNumber,
   };
-  const schema = bodySchemas[name];
-  const reader = new Reader(buf, start + HEADER_LENGTH, end, commandId, sequenceNumber);
-  // §4: a response with a non-zero command_status may leave its body out altogether.
-  if (length === HEADER_LENGTH && commandStatus !== 0 && isResponseId(commandId)) {
-    for (const f of schema) pdu[f.name] = defaultValue(f);
-    pdu.tlvs = {};
-    return pdu as unknown as AnyPdu;
-  }
-  for (const f of schema) pdu[f.name] = reader.field(f);
+  for (const f of bodySchemas[name]) pdu[f.name] = defaultValue(f);
+  pdu.tlvs = {};
+  return pdu as unknown as AnyPdu;
+}
+
+/** The reference decoder: walks the body schema. The fast paths must agree with it (tested). */
+function readBySchema(
+  reader: Reader,
+  name: CommandName,
+  commandStatus: number,
+  sequenceNumber: number,
+): AnyPdu {
+  const pdu: Record<string, unknown> = {
+    command: name,
+    command_status: commandStatus,
+    sequence_number: sequenceNumber,
+  };
+  for (const f of bodySchemas[name]) pdu[f.name] = reader.field(f);
   pdu.tlvs = reader.tlvs();
   return pdu as unknown as AnyPdu;
+}
+
+/**
+ * submit_sm and deliver_sm, the hot path, decoded into one object literal: a fixed shape that V8
+ * keeps fast, where the schema walk's computed keys cost several times more.
+ */
+function readShortMessagePdu(
+  r: Reader,
+  command: 'submit_sm' | 'deliver_sm',
+  commandStatus: number,
+  sequenceNumber: number,
+): Pdu<'submit_sm' | 'deliver_sm'> {
+  return {
+    command,
+    command_status: commandStatus,
+    sequence_number: sequenceNumber,
+    service_type: r.cstr('service_type', 6, S.ESME_RINVSERTYP),
+    source_addr_ton: r.u8('source_addr_ton'),
+    source_addr_npi: r.u8('source_addr_npi'),
+    source_addr: r.cstr('source_addr', 21, S.ESME_RINVSRCADR),
+    dest_addr_ton: r.u8('dest_addr_ton'),
+    dest_addr_npi: r.u8('dest_addr_npi'),
+    destination_addr: r.cstr('destination_addr', 21, S.ESME_RINVDSTADR),
+    esm_class: r.u8('esm_class'),
+    protocol_id: r.u8('protocol_id'),
+    priority_flag: r.u8('priority_flag'),
+    schedule_delivery_time: r.time('schedule_delivery_time', S.ESME_RINVSCHED),
+    validity_period: r.time('validity_period', S.ESME_RINVEXPIRY),
+    registered_delivery: r.u8('registered_delivery'),
+    replace_if_present_flag: r.u8('replace_if_present_flag'),
+    data_coding: r.u8('data_coding'),
+    sm_default_msg_id: r.u8('sm_default_msg_id'),
+    short_message: r.shortMessage(),
+    tlvs: r.tlvs(),
+  };
+}
+
+/** decodePdu through the body schema only, without the fast paths: the reference for tests. */
+export function decodePduBySchema(buf: Buffer, start = 0, end = buf.length): AnyPdu {
+  const pdu = decodePdu(buf, start, end);
+  const reader = new Reader(buf, start + HEADER_LENGTH, end, CommandId[pdu.command], pdu.sequence_number);
+  if (end - start === HEADER_LENGTH && pdu.command_status !== 0 && isResponseId(CommandId[pdu.command]))
+    return pdu;
+  return readBySchema(reader, pdu.command, pdu.command_status, pdu.sequence_number);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +441,25 @@ export class PduWriter {
     this.pos = p;
   }
 
+  /** §7.1 time: empty, or exactly 16 characters (YYMMDDhhmmsstnnp). */
+  time(v: string, field: string): void {
+    if (v.length !== 0 && v.length !== 16) {
+      throw new SmppEncodeError(`${field} must be empty or 16 characters (YYMMDDhhmmsstnnp), got "${v}"`);
+    }
+    this.cstr(v, 17, field);
+  }
+
+  /** sm_length followed by short_message. */
+  shortMessage(sm: Uint8Array): void {
+    if (sm.length > MAX_SHORT_MESSAGE) {
+      throw new SmppEncodeError(
+        `short_message must be at most ${MAX_SHORT_MESSAGE} bytes, got ${sm.length}: use message_payload`,
+      );
+    }
+    this.u8(sm.length, 'sm_length');
+    this.octets(sm);
+  }
+
   /** Writes a u32 at an earlier position (the header, once the body length is known). */
   u32Patch(at: number, v: number, field: string): void {
     if (v >>> 0 !== v) throw new SmppEncodeError(`${field} must be an integer 0..4294967295, got ${v}`);
@@ -380,25 +487,12 @@ function writeField(w: PduWriter, f: FieldSpec, value: unknown): void {
     case 'cstr':
       w.cstr(value as string, f.max, f.name);
       return;
-    case 'time': {
-      const v = value as string;
-      if (v.length !== 0 && v.length !== 16) {
-        throw new SmppEncodeError(`${f.name} must be empty or 16 characters (YYMMDDhhmmsstnnp), got "${v}"`);
-      }
-      w.cstr(v, 17, f.name);
+    case 'time':
+      w.time(value as string, f.name);
       return;
-    }
-    case 'sm': {
-      const sm = value as Uint8Array;
-      if (sm.length > MAX_SHORT_MESSAGE) {
-        throw new SmppEncodeError(
-          `short_message must be at most ${MAX_SHORT_MESSAGE} bytes, got ${sm.length}: use message_payload`,
-        );
-      }
-      w.u8(sm.length, 'sm_length');
-      w.octets(sm);
+    case 'sm':
+      w.shortMessage(value as Uint8Array);
       return;
-    }
     case 'dests': {
       const dests = value as DestAddress[];
       if (dests.length < 1 || dests.length > 255) {
@@ -482,25 +576,88 @@ function writeRawTlv(w: PduWriter, tag: number, value: Uint8Array): void {
 
 /** Appends one PDU to the writer. On an encode error nothing is left behind in the writer. */
 export function writePdu(w: PduWriter, pdu: AnyPdu): void {
+  writePduParts(w, pdu.command, pdu.command_status, pdu.sequence_number, pdu, pdu.tlvs);
+}
+
+/**
+ * Appends one PDU given as its parts: `body` holds the mandatory fields, any left out take their
+ * default. The session encodes straight from the caller's fields this way, with no PDU object in
+ * between. On an encode error nothing is left behind in the writer.
+ */
+export function writePduParts(
+  w: PduWriter,
+  command: CommandName,
+  commandStatus: number,
+  sequenceNumber: number,
+  body: object,
+  tlvs: Tlvs | undefined,
+  bySchema = false,
+): void {
   const start = w.pos;
   try {
     w.ensure(HEADER_LENGTH);
     w.pos += HEADER_LENGTH;
-    const body = pdu as unknown as Record<string, unknown>;
-    for (const f of bodySchemas[pdu.command]) {
-      const value = body[f.name];
-      writeField(w, f, value === undefined ? defaultValue(f) : value);
+    if (bySchema) writeBySchema(w, command, body);
+    else {
+      switch (command) {
+        case 'submit_sm':
+        case 'deliver_sm':
+          writeShortMessageBody(w, body as Partial<ShortMessageBody>);
+          break;
+        case 'submit_sm_resp':
+        case 'deliver_sm_resp':
+        case 'data_sm_resp':
+          w.cstr((body as Partial<MessageIdBody>).message_id ?? '', 65, 'message_id');
+          break;
+        default:
+          writeBySchema(w, command, body);
+      }
     }
-    if (pdu.tlvs) writeTlvs(w, pdu.tlvs);
-    const length = w.pos - start;
-    w.buf.writeUInt32BE(length, start);
-    w.buf.writeUInt32BE(CommandId[pdu.command], start + 4);
-    w.u32Patch(start + 8, pdu.command_status, 'command_status');
-    w.u32Patch(start + 12, pdu.sequence_number, 'sequence_number');
+    if (tlvs) writeTlvs(w, tlvs);
+    w.buf.writeUInt32BE(w.pos - start, start);
+    w.buf.writeUInt32BE(CommandId[command], start + 4);
+    w.u32Patch(start + 8, commandStatus, 'command_status');
+    w.u32Patch(start + 12, sequenceNumber, 'sequence_number');
   } catch (err) {
     w.pos = start;
     throw err;
   }
+}
+
+/** The reference encoder: walks the body schema. */
+function writeBySchema(w: PduWriter, command: CommandName, body: object): void {
+  const fields = body as Record<string, unknown>;
+  for (const f of bodySchemas[command]) {
+    const value = fields[f.name];
+    writeField(w, f, value === undefined ? defaultValue(f) : value);
+  }
+}
+
+function writeShortMessageBody(w: PduWriter, b: Partial<ShortMessageBody>): void {
+  w.cstr(b.service_type ?? '', 6, 'service_type');
+  w.u8(b.source_addr_ton ?? 0, 'source_addr_ton');
+  w.u8(b.source_addr_npi ?? 0, 'source_addr_npi');
+  w.cstr(b.source_addr ?? '', 21, 'source_addr');
+  w.u8(b.dest_addr_ton ?? 0, 'dest_addr_ton');
+  w.u8(b.dest_addr_npi ?? 0, 'dest_addr_npi');
+  w.cstr(b.destination_addr ?? '', 21, 'destination_addr');
+  w.u8(b.esm_class ?? 0, 'esm_class');
+  w.u8(b.protocol_id ?? 0, 'protocol_id');
+  w.u8(b.priority_flag ?? 0, 'priority_flag');
+  w.time(b.schedule_delivery_time ?? '', 'schedule_delivery_time');
+  w.time(b.validity_period ?? '', 'validity_period');
+  w.u8(b.registered_delivery ?? 0, 'registered_delivery');
+  w.u8(b.replace_if_present_flag ?? 0, 'replace_if_present_flag');
+  w.u8(b.data_coding ?? 0, 'data_coding');
+  w.u8(b.sm_default_msg_id ?? 0, 'sm_default_msg_id');
+  w.shortMessage(b.short_message ?? EMPTY);
+}
+
+/** encodePdu through the body schema only, without the fast paths: the reference for tests. */
+export function encodePduBySchema(pdu: AnyPdu): Buffer {
+  const w = new PduWriter(256);
+  writePduParts(w, pdu.command, pdu.command_status, pdu.sequence_number, pdu, pdu.tlvs, true);
+  return w.take();
 }
 
 /** Encodes one PDU into a Buffer of its own. */
