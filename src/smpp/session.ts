@@ -583,7 +583,7 @@ export class Session extends EventEmitter<SessionEvents> {
       case 'bind_transceiver':
         this.#inboundPending++;
         if (this.listenerCount('bind') === 0) this.respond(pdu, {}, CommandStatus.ESME_RBINDFAIL);
-        else this.emit('bind', pdu);
+        else this.#handOver('bind', pdu);
         return;
       case 'outbind':
         this.emit('outbind', pdu);
@@ -600,8 +600,23 @@ export class Session extends EventEmitter<SessionEvents> {
         if (this.listenerCount('request') === 0) {
           this.respond(pdu as AppRequest, {}, CommandStatus.ESME_RSYSERR);
         } else {
-          this.emit('request', pdu as AppRequest);
+          this.#handOver('request', pdu as AppRequest);
         }
+    }
+  }
+
+  /**
+   * Gives an inbound request to the application. A handler that throws must not take the socket
+   * callback (and the process) with it: the request is answered ESME_RSYSERR and reported.
+   */
+  #handOver(event: 'bind' | 'request', pdu: Pdu<BindCommand> | AppRequest): void {
+    try {
+      if (event === 'bind') this.emit('bind', pdu as Pdu<BindCommand>);
+      else this.emit('request', pdu as AppRequest);
+    } catch (err) {
+      this.#log.error({ err, command: pdu.command }, 'request handler threw');
+      this.respond(pdu, {}, CommandStatus.ESME_RSYSERR);
+      this.emit('warning', err instanceof Error ? err : new Error(String(err)));
     }
   }
 

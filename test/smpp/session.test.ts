@@ -146,6 +146,21 @@ describe('SMSC side: what an ESME may do when', () => {
     expect(info.reason).toBe('3 protocol errors');
   });
 
+  it('answers ESME_RSYSERR when the application handler throws, and stays up', async () => {
+    const { peer, smsc } = await smscWithRawEsme();
+    await peer.bind();
+    const warning = once(smsc, 'warning') as Promise<[Error]>;
+    smsc.on('request', () => {
+      throw new Error('handler bug');
+    });
+    peer.sendPdu('submit_sm', submit, 21);
+    const resp = await peer.expect('submit_sm_resp');
+    expect(resp.command_status).toBe(CommandStatus.ESME_RSYSERR);
+    expect((await warning)[0].message).toBe('handler bug');
+    peer.sendPdu('enquire_link', {}, 22);
+    expect((await peer.expect('enquire_link_resp')).sequence_number).toBe(22);
+  });
+
   it('closes a connection that does not bind within bindTimeoutMs', async () => {
     const { clock, smsc, peer } = await smscWithRawEsme({ bindTimeoutMs: 5_000 });
     const closed = once(smsc, 'close') as Promise<[CloseInfo]>;
