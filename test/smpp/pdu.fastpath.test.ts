@@ -104,3 +104,21 @@ describe('codec fast paths agree with the body schema', () => {
     );
   });
 });
+
+describe('a header-only deliver_sm_resp', () => {
+  it('is accepted with status 0: its message_id is unused (§4.6.2) and ESMEs send the bare header', () => {
+    const bare = Buffer.from('00000010800000050000000000000007', 'hex');
+    expect(decodePdu(bare)).toEqual({
+      command: 'deliver_sm_resp',
+      command_status: 0,
+      sequence_number: 7,
+      message_id: '',
+      tlvs: {},
+    });
+  });
+
+  it('while a header-only submit_sm_resp with status 0 stays an error: its message_id matters', () => {
+    const bare = Buffer.from('00000010800000040000000000000007', 'hex');
+    expect(outcome(() => decodePdu(bare))).toEqual({ status: 0x02 });
+  });
+});

@@ -276,8 +276,14 @@ export function decodePdu(buf: Buffer, start = 0, end = buf.length): AnyPdu {
     );
   }
   const reader = new Reader(buf, start + HEADER_LENGTH, end, commandId, sequenceNumber);
-  // §4: a response with a non-zero command_status may leave its body out altogether.
-  if (length === HEADER_LENGTH && commandStatus !== 0 && isResponseId(commandId)) {
+  // §4: a response with a non-zero command_status may leave its body out altogether. So may a
+  // deliver_sm_resp, whatever its status: its message_id is unused (§4.6.2), and ESMEs in the
+  // field send the bare header; refusing it would make the SMSC resend the message forever.
+  if (
+    length === HEADER_LENGTH &&
+    isResponseId(commandId) &&
+    (commandStatus !== 0 || commandId === CommandId.deliver_sm_resp)
+  ) {
     return defaultPdu(name, commandStatus, sequenceNumber);
   }
   switch (name) {
@@ -366,8 +372,7 @@ function readShortMessagePdu(
 export function decodePduBySchema(buf: Buffer, start = 0, end = buf.length): AnyPdu {
   const pdu = decodePdu(buf, start, end);
   const reader = new Reader(buf, start + HEADER_LENGTH, end, CommandId[pdu.command], pdu.sequence_number);
-  if (end - start === HEADER_LENGTH && pdu.command_status !== 0 && isResponseId(CommandId[pdu.command]))
-    return pdu;
+  if (end - start === HEADER_LENGTH && isResponseId(CommandId[pdu.command])) return pdu;
   return readBySchema(reader, pdu.command, pdu.command_status, pdu.sequence_number);
 }
 
