@@ -99,3 +99,95 @@ export class ConfigError extends SluiceError {
     super('SLUICE_ERR_CONFIG', message);
   }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Text engine (src/codec)
+// ---------------------------------------------------------------------------------------------------
+
+/** One distinct character that an encoding cannot carry, with where it first occurs. */
+export interface UnencodableCharacter {
+  /** The character (a whole code point: a surrogate pair stays together; a lone surrogate alone). */
+  readonly char: string;
+  readonly codePoint: number;
+  /** UTF-16 index of its first occurrence. */
+  readonly index: number;
+  readonly count: number;
+}
+
+function describeCharacters(chars: readonly UnencodableCharacter[]): string {
+  const shown = chars.slice(0, 10).map((c) => {
+    const u = `U+${c.codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+    const visible = c.codePoint < 0x20 || (c.codePoint >= 0xd800 && c.codePoint <= 0xdfff) ? '' : `'${c.char}' `;
+    return `${visible}${u} at ${c.index}${c.count > 1 ? ` (×${c.count})` : ''}`;
+  });
+  const more = chars.length > 10 ? `, and ${chars.length - 10} more` : '';
+  return shown.join(', ') + more;
+}
+
+/** Text that cannot be sent in the chosen encoding; nothing is replaced silently. */
+export class UnencodableTextError extends SluiceError {
+  readonly encoding: 'gsm7' | 'ucs2';
+  readonly characters: readonly UnencodableCharacter[];
+  constructor(encoding: 'gsm7' | 'ucs2', characters: readonly UnencodableCharacter[]) {
+    const hint =
+      encoding === 'gsm7'
+        ? 'use encoding auto or ucs2, or remove them'
+        : 'UCS-2 cannot carry unpaired surrogates; fix the text';
+    super(
+      'SLUICE_ERR_UNENCODABLE',
+      `text cannot be sent as ${encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'}: ${describeCharacters(characters)}; ${hint}`,
+    );
+    this.encoding = encoding;
+    this.characters = characters;
+  }
+}
+
+/** The text needs more parts than the connector allows. */
+export class TooManyPartsError extends SluiceError {
+  readonly parts: number;
+  readonly maxParts: number;
+  readonly encoding: 'gsm7' | 'ucs2';
+  constructor(parts: number, maxParts: number, encoding: 'gsm7' | 'ucs2', unitsPerPart: number) {
+    super(
+      'SLUICE_ERR_TOO_MANY_PARTS',
+      `text needs ${parts} parts as ${encoding === 'gsm7' ? 'GSM-7' : 'UCS-2'} (${unitsPerPart} ${
+        encoding === 'gsm7' ? 'septets' : 'UTF-16 units'
+      } per part), more than the maximum of ${maxParts}: shorten it or raise maxParts`,
+    );
+    this.parts = parts;
+    this.maxParts = maxParts;
+    this.encoding = encoding;
+  }
+}
+
+/** Why a received short message could not be decoded. */
+export const BAD_SHORT_MESSAGE_REASON = {
+  invalidDataCoding: 'invalid-data-coding',
+  udhMissing: 'udh-missing',
+  udhOverflow: 'udh-overflow',
+  ieOverflow: 'ie-overflow',
+  oddUcs2Length: 'odd-ucs2-length',
+  septetOutOfRange: 'septet-out-of-range',
+  ia5OutOfRange: 'ia5-out-of-range',
+  unsupportedNationalLanguage: 'unsupported-national-language',
+} as const;
+export type BadShortMessageReason = (typeof BAD_SHORT_MESSAGE_REASON)[keyof typeof BAD_SHORT_MESSAGE_REASON];
+
+/** Received short_message / message_payload bytes that do not decode under their data_coding. */
+export class BadShortMessageError extends SluiceError {
+  readonly reason: BadShortMessageReason;
+  /** Byte offset in the input where decoding failed. */
+  readonly offset: number;
+  constructor(reason: BadShortMessageReason, message: string, offset: number) {
+    super('SLUICE_ERR_BAD_SHORT_MESSAGE', message);
+    this.reason = reason;
+    this.offset = offset;
+  }
+}
+
+/** An option passed to the text engine that is out of range; the message says what is accepted. */
+export class CodecOptionError extends SluiceError {
+  constructor(message: string) {
+    super('SLUICE_ERR_CODEC_OPTION', message);
+  }
+}
