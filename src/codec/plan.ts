@@ -196,6 +196,7 @@ export function planMessage(text: string, options: PlanOptions = NO_OPTIONS): Me
   }
   return materialize(layout, mode, options);
 }
+
 const SINGLE_GSM7_SEPTETS = gsm7Capacity(0);
 
 /** The plan of the fast path; the same shape (and property order) as materialize's. */
@@ -280,7 +281,11 @@ function chooseNonDefault(
   const smart = options.smartEncoding !== false;
   if (smart) {
     const s = smartEncode(text, DEFAULT_CHARSET, firstBad);
-    if (s !== null) return measureGsm7Copy(s.text, DEFAULT_CHARSET, s.replacements, mode, maxParts);
+    if (s !== null) {
+      const gsm = measureGsm7Copy(s.text, DEFAULT_CHARSET, s.replacements, mode, maxParts);
+      // Smart encoding is there to save parts; '…' becoming '...' can cost more than it saves.
+      return gsmOnly ? gsm : fewerOrEqualThanUcs2(gsm, text, mode, maxParts);
+    }
   }
   // National tables are announced in the UDH (IE 0x24/0x25), which only the UDH modes let us write.
   const charsets = mode === 'udh8' || mode === 'udh16' ? nationalCharsets(options.nationalLanguages) : [];
@@ -310,11 +315,23 @@ function chooseNonDefault(
   }
   if (best === null) return measureUcs2(text, mode, maxParts);
   // Prefer UCS-2 on a tie: every handset shows it, not every handset has the national tables.
+  const ucs2 = tryMeasureUcs2(text, mode, maxParts);
+  return ucs2 === null || best.segmentCount < ucs2.segmentCount ? best : ucs2;
+}
+
+/** The GSM-7 layout unless UCS-2 of the original text needs fewer parts. */
+function fewerOrEqualThanUcs2(gsm: Layout, text: string, mode: SegmentMode, maxParts: number): Layout {
+  if (gsm.segmentCount === 1) return gsm;
+  const ucs2 = tryMeasureUcs2(text, mode, maxParts);
+  return ucs2 !== null && ucs2.segmentCount < gsm.segmentCount ? ucs2 : gsm;
+}
+
+/** measureUcs2, or null when the text needs more than maxParts parts as UCS-2. */
+function tryMeasureUcs2(text: string, mode: SegmentMode, maxParts: number): Layout | null {
   try {
-    const ucs2 = measureUcs2(text, mode, maxParts);
-    return best.segmentCount < ucs2.segmentCount ? best : ucs2;
+    return measureUcs2(text, mode, maxParts);
   } catch (err) {
-    if (err instanceof TooManyPartsError) return best;
+    if (err instanceof TooManyPartsError) return null;
     throw err;
   }
 }

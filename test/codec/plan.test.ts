@@ -188,6 +188,14 @@ describe('smart encoding', () => {
     expect(p.replacements).toEqual([]);
   });
 
+  it('is not applied when it would cost more parts than UCS-2', () => {
+    const dots = '…'.repeat(70); // UCS-2: 70 units, one part; GSM-7: 210 septets, two parts
+    expect(planMessage(dots, { reference: 0 }).encoding).toBe('ucs2');
+    // Two parts either way: the tie goes to GSM-7.
+    expect(planMessage(`${dots}a`, { reference: 0 }).encoding).toBe('gsm7');
+    expect(planMessage('Wait…', { reference: 0 }).encoding).toBe('gsm7');
+  });
+
   it('is off per message', () => {
     const p = planMessage('It’s', { smartEncoding: false });
     expect(p.encoding).toBe('ucs2');
@@ -357,7 +365,12 @@ describe('properties', () => {
           at = r.index + r.from.length;
         }
         expect(rebuilt + text.slice(at)).toBe(p.text);
-        expect(p.encoding).toBe('gsm7');
+        // UCS-2 only when the replacements would have cost parts, and then nothing is replaced.
+        if (p.encoding === 'ucs2') expect(p.replacements).toEqual([]);
+        else
+          expect(p.parts.length).toBeLessThanOrEqual(
+            planMessage(text, { smartEncoding: false, reference: 0, maxParts: 255 }).parts.length,
+          );
       }),
       { numRuns: 200 },
     );
