@@ -69,6 +69,7 @@ export interface PlanOptions {
   /**
    * Concatenation reference: 0..255 for udh8, 0..65535 for udh16 and sar. A function is called once,
    * and only when the message needs more than one part. Required for multi-part messages in those modes.
+   * The function must not call planMessage itself: the plan in progress lives in shared scratch buffers.
    */
   readonly reference?: number | (() => number);
   /** Most parts a message may take, 1..255; default 10. Longer text is a TooManyPartsError. */
