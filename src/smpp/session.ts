@@ -424,7 +424,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   #flush(): void {
     this.#flushScheduled = false;
-    if (this.#writer.pos === 0 || this.#socket.destroyed) return;
+    if (this.#writer.pos === 0 || this.#socket.destroyed || this.#socket.writableEnded) return;
     this.#socket.write(this.#writer.take());
     if (this.#socket.writableLength > this.#writeHighWaterMark && !this.#readPausedForWrite) {
       // The peer is not reading what we answer: stop reading its requests until it catches up.
@@ -508,16 +508,18 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #onFramingError(err: SmppPduError): void {
-    this.#protocolError(err);
+    // The answer first: counting the error may close the session, and the nack must go with it.
     this.#nack(err.sequenceNumber ?? 0, err.commandStatus);
+    this.#protocolError(err);
     this.#teardown({ reason: err.message, error: err }, true);
   }
 
   #onDecodeError(err: SmppPduError): void {
     const id = err.commandId ?? 0;
     const seq = err.sequenceNumber ?? 0;
-    if (isResponseId(id) && id !== CommandId.generic_nack) {
-      // A response we cannot read: fail the request it answers, nothing to reply.
+    if (isResponseId(id)) {
+      // A response we cannot read (generic_nack included): fail the request it answers; a
+      // response is never answered.
       const pending = this.#inflight.get(seq);
       if (pending) {
         this.#inflight.delete(seq);

@@ -146,6 +146,50 @@ describe('SMSC side: what an ESME may do when', () => {
     expect(info.reason).toBe('3 protocol errors');
   });
 
+  it('still sends the generic_nack when a framing error is also the last protocol error tolerated', async () => {
+    const { peer, smsc } = await smscWithRawEsme({ maxProtocolErrors: 3 });
+    await peer.bind();
+    const unknown = (seq: number) => {
+      const h = Buffer.alloc(16);
+      h.writeUInt32BE(16, 0);
+      h.writeUInt32BE(0x99, 4);
+      h.writeUInt32BE(seq, 12);
+      return h;
+    };
+    peer.send(Buffer.concat([unknown(1), unknown(2)]));
+    const huge = Buffer.alloc(16);
+    huge.writeUInt32BE(0xffffffff, 0);
+    huge.writeUInt32BE(0x04, 4);
+    huge.writeUInt32BE(0x42, 12);
+    const closed = once(smsc, 'close');
+    peer.send(huge);
+    const answers = [await peer.next(), await peer.next(), await peer.next()];
+    expect(answers.map((p) => [p.command, p.command_status, p.sequence_number])).toEqual([
+      ['generic_nack', CommandStatus.ESME_RINVCMDID, 1],
+      ['generic_nack', CommandStatus.ESME_RINVCMDID, 2],
+      ['generic_nack', CommandStatus.ESME_RINVCMDLEN, 0x42],
+    ]);
+    await closed;
+    await peer.closed;
+  });
+
+  it('never answers a malformed generic_nack (a response is not answered)', async () => {
+    const { peer, smsc } = await smscWithRawEsme();
+    await peer.bind();
+    const warning = once(smsc, 'warning');
+    // A generic_nack with 3 stray bytes after its header.
+    const bad = Buffer.alloc(19);
+    bad.writeUInt32BE(19, 0);
+    bad.writeUInt32BE(0x80000000, 4);
+    bad.writeUInt32BE(5, 12);
+    peer.send(bad);
+    await warning;
+    peer.sendPdu('enquire_link', {}, 6);
+    // The next thing the peer hears is the enquire_link_resp: nothing answered the nack.
+    const next = await peer.next();
+    expect([next.command, next.sequence_number]).toEqual(['enquire_link_resp', 6]);
+  });
+
   it('answers ESME_RSYSERR when the application handler throws, and stays up', async () => {
     const { peer, smsc } = await smscWithRawEsme();
     await peer.bind();

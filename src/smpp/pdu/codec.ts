@@ -399,8 +399,14 @@ export class PduWriter {
 
   /** The bytes written since the last take(); writing continues in a fresh buffer. */
   take(): Buffer {
-    const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(this.#initial);
+    let out: Buffer;
+    if (this.pos <= this.#initial >> 3) {
+      // A small batch is copied out (from Node's shared pool) and the buffer kept for the next.
+      out = Buffer.from(this.buf.subarray(0, this.pos));
+    } else {
+      out = this.buf.subarray(0, this.pos);
+      this.buf = Buffer.allocUnsafe(this.#initial);
+    }
     this.pos = 0;
     return out;
   }
