@@ -1,7 +1,9 @@
 /**
  * What the simulator needs of the text engine: MO text → deliver_sm parts, and a submitted
- * short_message → the text quoted in the receipt.
+ * short_message → the text quoted in its receipt.
  */
+import { decodeShortMessage, planMessage } from '../codec/index.js';
+import { SluiceError } from '../errors.js';
 
 export interface MoParts {
   dataCoding: number;
@@ -9,28 +11,30 @@ export interface MoParts {
   parts: Buffer[];
 }
 
-/** Splits MO text into concatenated parts (UDH, 8-bit reference). */
+/**
+ * Splits MO text as a handset would: GSM 03.38 when every character fits, else UCS-2, in
+ * concatenated parts with an 8-bit reference UDH.
+ */
 export function encodeMo(text: string, reference: number): MoParts {
-  const units = Buffer.from(text, 'utf16le').swap16();
-  const per = units.length <= 140 ? 140 : 134;
-  const parts: Buffer[] = [];
-  const total = Math.ceil(units.length / per) || 1;
-  for (let i = 0; i < total; i++) {
-    const body = units.subarray(i * per, (i + 1) * per);
-    parts.push(
-      total === 1 ? body : Buffer.concat([Buffer.from([5, 0, 3, reference & 0xff, total, i + 1]), body]),
-    );
-  }
-  return { dataCoding: 8, parts };
+  const plan = planMessage(text, { mode: 'udh8', reference, maxParts: 255, smartEncoding: false });
+  // The planned parts are views into one pooled buffer: each PDU gets its own copy.
+  return { dataCoding: plan.dataCoding, parts: plan.parts.map((p) => Buffer.from(p.bytes)) };
 }
 
-/** The text of a submitted short_message, for the receipt's text: field. */
+/**
+ * Characters written the same in ASCII and the GSM 03.38 default alphabet: the receipt text goes
+ * out with data_coding 0, so anything else would change on the way ('$' and '@' among them).
+ */
+const NOT_RECEIPT_SAFE = /[^A-Za-z0-9 !"#%&'()*+,\-./:;<=>?]/g;
+
+/** The start of a submitted message's text, as the receipt's text: field quotes it. */
 export function quoteText(shortMessage: Buffer, dataCoding: number, udhi: boolean): string {
-  let body = shortMessage;
-  if (udhi && body.length > 0) body = body.subarray(Math.min(body.length, 1 + body[0]!));
-  if (dataCoding === 8)
-    return Buffer.from(body.subarray(0, body.length & ~1))
-      .swap16()
-      .toString('utf16le');
-  return body.toString('latin1');
+  let text: string;
+  try {
+    text = decodeShortMessage(shortMessage, dataCoding, { udhi }).text ?? '';
+  } catch (err) {
+    if (err instanceof SluiceError) return '';
+    throw err;
+  }
+  return Array.from(text).slice(0, 20).join('').replace(NOT_RECEIPT_SAFE, '?');
 }

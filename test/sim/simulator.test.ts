@@ -146,6 +146,23 @@ describe('Simulator', () => {
     },
   );
 
+  it('quotes the start of a UCS-2 or GSM message in the receipt, unsafe characters as ?', async () => {
+    const { port, clock } = await startSim({ dlrDelayMs: 0 });
+    const { client, receivedAtLeast } = await bindClient(port, clock);
+    const ucs2 = Buffer.from('Привет, $5 @ noon', 'utf16le').swap16();
+    await client.submit({ ...message, data_coding: 0x08, short_message: ucs2 });
+    // GSM 03.38: 0x02 is '$', 0x00 is '@'.
+    await client.submit({
+      ...message,
+      data_coding: 0x00,
+      short_message: Buffer.from([0x02, 0x35, 0x20, 0x00, 0x20, 0x41]),
+    });
+    clock.advance(0);
+    const [first, second] = await receivedAtLeast(2);
+    expect(first!.short_message.toString('latin1')).toMatch(/ text:\?{6}, \?5 \? noon$/);
+    expect(second!.short_message.toString('latin1')).toMatch(/ text:\?5 \? A$/);
+  });
+
   it('says UNDELIV with message_state UNDELIVERABLE for the failing share', async () => {
     const { port, clock } = await startSim({ dlrFailFraction: 1, dlrDelayMs: 0 });
     const { client, receivedAtLeast } = await bindClient(port, clock);
