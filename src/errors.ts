@@ -117,7 +117,8 @@ export interface UnencodableCharacter {
 function describeCharacters(chars: readonly UnencodableCharacter[]): string {
   const shown = chars.slice(0, 10).map((c) => {
     const u = `U+${c.codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
-    const visible = c.codePoint < 0x20 || (c.codePoint >= 0xd800 && c.codePoint <= 0xdfff) ? '' : `'${c.char}' `;
+    const visible =
+      c.codePoint < 0x20 || (c.codePoint >= 0xd800 && c.codePoint <= 0xdfff) ? '' : `'${c.char}' `;
     return `${visible}${u} at ${c.index}${c.count > 1 ? ` (×${c.count})` : ''}`;
   });
   const more = chars.length > 10 ? `, and ${chars.length - 10} more` : '';
