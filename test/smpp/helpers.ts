@@ -71,15 +71,20 @@ export function truncated(pdu: Buffer, length: number): Buffer {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/** Runs `fn` and returns the SmppPduError it throws; fails on success or on any other throwable. */
-export function pduErrorOf(fn: () => unknown): SmppPduError {
+/** Runs `fn` and returns the error of class `type` it throws; fails on success or on any other throwable. */
+export function errorOf<E extends Error>(type: new (...args: never[]) => E, fn: () => unknown): E {
   try {
     fn();
   } catch (err) {
-    if (err instanceof SmppPduError) return err;
-    throw new Error(`expected an SmppPduError, got ${errorText(err)}`, { cause: err });
+    if (err instanceof type) return err;
+    throw new Error(`expected an ${type.name}, got ${errorText(err)}`, { cause: err });
   }
-  throw new Error('expected an SmppPduError, but nothing was thrown');
+  throw new Error(`expected an ${type.name}, but nothing was thrown`);
+}
+
+/** Runs `fn` and returns the SmppPduError it throws; fails on success or on any other throwable. */
+export function pduErrorOf(fn: () => unknown): SmppPduError {
+  return errorOf(SmppPduError, fn);
 }
 
 /** The SmppPduError that decoding `buf` raises. */

@@ -20,6 +20,7 @@ import {
   cstr,
   decodeError,
   encodeAll,
+  errorOf,
   FrameRecorder,
   rawPdu,
   samplePdus,
@@ -29,13 +30,7 @@ import {
 
 /** The SmppEncodeError that `fn` throws. */
 function encodeErrorOf(fn: () => unknown): SmppEncodeError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SmppEncodeError) return err;
-    throw new Error(`expected an SmppEncodeError, got ${String(err)}`, { cause: err });
-  }
-  throw new Error('expected an SmppEncodeError, nothing was thrown');
+  return errorOf(SmppEncodeError, fn);
 }
 
 function expectPduError(

@@ -43,11 +43,8 @@ const bind: FieldSpec[] = [
 ];
 const bindResp: FieldSpec[] = [cstr('system_id', 16, S.ESME_RINVSYSID)];
 
-/** submit_sm §4.4.1 and deliver_sm §4.6.1. */
-const shortMessage: FieldSpec[] = [
-  serviceType,
-  ...source21,
-  ...dest21,
+/** What follows the destination in submit_sm (§4.4.1), deliver_sm (§4.6.1) and submit_multi (§4.5.1). */
+const messageTail: FieldSpec[] = [
   u8('esm_class'),
   u8('protocol_id'),
   u8('priority_flag'),
@@ -59,6 +56,9 @@ const shortMessage: FieldSpec[] = [
   u8('sm_default_msg_id'),
   sm,
 ];
+
+/** submit_sm §4.4.1 and deliver_sm §4.6.1. */
+const shortMessage: FieldSpec[] = [serviceType, ...source21, ...dest21, ...messageTail];
 
 export const bodySchemas: Record<CommandName, readonly FieldSpec[]> = {
   generic_nack: [],
@@ -77,21 +77,7 @@ export const bodySchemas: Record<CommandName, readonly FieldSpec[]> = {
   submit_sm_resp: [messageId],
   deliver_sm: shortMessage,
   deliver_sm_resp: [messageId],
-  submit_multi: [
-    serviceType,
-    ...source21,
-    { name: 'dest_addresses', type: 'dests' },
-    u8('esm_class'),
-    u8('protocol_id'),
-    u8('priority_flag'),
-    schedule,
-    validity,
-    u8('registered_delivery'),
-    u8('replace_if_present_flag'),
-    u8('data_coding'),
-    u8('sm_default_msg_id'),
-    sm,
-  ],
+  submit_multi: [serviceType, ...source21, { name: 'dest_addresses', type: 'dests' }, ...messageTail],
   submit_multi_resp: [messageId, { name: 'unsuccess_smes', type: 'unsuccess' }],
   data_sm: [
     serviceType,

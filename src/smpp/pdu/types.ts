@@ -108,23 +108,13 @@ export type DestAddress =
   | { dest_flag: 1; dest_addr_ton: number; dest_addr_npi: number; destination_addr: string }
   | { dest_flag: 2; dl_name: string };
 
-export interface SubmitMultiBody {
-  service_type: string;
-  source_addr_ton: number;
-  source_addr_npi: number;
-  source_addr: string;
+/** submit_multi (§4.5.1): submit_sm's body with a list of destinations in place of one. */
+export type SubmitMultiBody = Omit<
+  ShortMessageBody,
+  'dest_addr_ton' | 'dest_addr_npi' | 'destination_addr'
+> & {
   dest_addresses: DestAddress[];
-  esm_class: number;
-  protocol_id: number;
-  priority_flag: number;
-  schedule_delivery_time: string;
-  validity_period: string;
-  registered_delivery: number;
-  replace_if_present_flag: number;
-  data_coding: number;
-  sm_default_msg_id: number;
-  short_message: Buffer;
-}
+};
 
 export interface UnsuccessSme {
   dest_addr_ton: number;
