@@ -192,3 +192,26 @@ export class CodecOptionError extends SluiceError {
     super('SLUICE_ERR_CODEC_OPTION', message);
   }
 }
+
+/**
+ * An error answered to an HTTP client as application/problem+json: `status` is the HTTP status,
+ * `type` a stable slug (the problem document's type is https://sluice.dev/problems/<type>).
+ */
+export class ApiError extends SluiceError {
+  readonly status: number;
+  readonly type: string;
+  /** Per-field complaints, for a 400/422 with several. */
+  readonly fields: ReadonlyArray<{ field: string; message: string }>;
+  constructor(
+    status: number,
+    type: string,
+    message: string,
+    fields: ReadonlyArray<{ field: string; message: string }> = [],
+    options?: SluiceErrorOptions,
+  ) {
+    super(`SLUICE_ERR_API_${type.toUpperCase().replaceAll('-', '_')}`, message, options);
+    this.status = status;
+    this.type = type;
+    this.fields = fields;
+  }
+}

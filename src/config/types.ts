@@ -1,0 +1,99 @@
+/**
+ * The validated configuration: what `loadConfig` returns after parsing YAML, resolving ${VAR}
+ * references and applying defaults. Every field is present; nothing below main.ts reads the
+ * environment.
+ */
+
+export type SegmentModeName = 'udh8' | 'udh16' | 'sar' | 'payload';
+export type BindPlanName = 'transceiver' | 'transmitter' | 'receiver' | 'transmitter+receiver';
+export type SenderType = 'shortcode' | 'longcode' | 'tollfree' | 'alphanumeric';
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  /** Largest request body accepted; larger is 413. */
+  maxBodyBytes: number;
+}
+
+export type StoreConfig = { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+
+export interface ConnectorConfig {
+  name: string;
+  host: string;
+  port: number;
+  /** null: plain TCP. */
+  tls: { ca: string | null; rejectUnauthorized: boolean } | null;
+  systemId: string;
+  password: string;
+  systemType: string;
+  bind: BindPlanName;
+  binds: number;
+  window: number;
+  /** Submits per second across the connector's binds (the carrier's TPS); 0 = no ceiling. */
+  tps: number;
+  concatenation: SegmentModeName;
+  source: { ton: number; npi: number };
+  destination: { ton: number; npi: number };
+  registeredDelivery: boolean;
+  requestTimeoutMs: number;
+  enquireLinkIntervalMs: number;
+}
+
+export interface RouteConfig {
+  connector: string;
+  /** Sender addresses this route takes; empty: any. */
+  senders: string[];
+  /** Destination prefixes (E.164 digits, no '+'); empty: any. */
+  prefixes: string[];
+}
+
+export interface SenderConfig {
+  address: string;
+  type: SenderType;
+  smartEncoding: boolean;
+  /** National shift tables allowed for this sender's messages. */
+  nationalLanguages: Array<'turkish' | 'spanish' | 'portuguese'>;
+}
+
+export interface ApiKeyConfig {
+  name: string;
+  key: string;
+  /** Sender addresses this key may use; ['*'] for all configured senders. */
+  senders: string[];
+}
+
+export interface SimulatorConfig {
+  /** Start the built-in SMSC simulator in-process (the embedded default does). */
+  enabled: boolean;
+  host: string;
+  port: number;
+  systemId: string;
+  password: string;
+  dlrDelayMs: number;
+}
+
+export interface SluiceConfig {
+  http: HttpConfig;
+  store: StoreConfig;
+  connectors: ConnectorConfig[];
+  /** Ordered: first match wins; the last route has no filters (the default route). */
+  routes: RouteConfig[];
+  senders: SenderConfig[];
+  apiKeys: ApiKeyConfig[];
+  messages: {
+    /** Validity when the request gives none. */
+    defaultValiditySeconds: number;
+    maxParts: number;
+  };
+  ttl: {
+    /** How long a message record is kept after it was created. */
+    messageSeconds: number;
+    /** SMSC id → part correlation, and early receipts. */
+    correlationSeconds: number;
+    idempotencySeconds: number;
+  };
+  simulator: SimulatorConfig;
+  log: { level: string };
+  /** Seconds the shutdown may take before the process exits anyway. */
+  shutdownTimeoutSeconds: number;
+}

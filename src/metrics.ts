@@ -1,0 +1,94 @@
+/**
+ * Every Prometheus metric sluice exports, created once at start (prom-client) and passed in.
+ * Names carry the sluice_ prefix and a unit suffix; label values are bounded (connector, sender,
+ * route, status names), never message ids or phone numbers.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds: from 0.5 ms (loopback SMSC) to 60 s (a slow carrier). */
+const RESPONSE_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+/** Seconds: receipts take from a second to days. */
+const RECEIPT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400];
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true)
+    collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+  const m = {
+    registry,
+    messages: new Counter({
+      name: 'sluice_messages_total',
+      help: 'Messages entering each status, by connector and sender.',
+      labelNames: ['status', 'connector', 'sender'] as const,
+      registers: [registry],
+    }),
+    partsSubmitted: new Counter({
+      name: 'sluice_parts_submitted_total',
+      help: 'submit_sm sent for message parts, by connector and outcome (ok, or the SMPP status name).',
+      labelNames: ['connector', 'outcome'] as const,
+      registers: [registry],
+    }),
+    duplicateSubmits: new Counter({
+      name: 'sluice_duplicate_submits_total',
+      help: 'Parts submitted again after a crash or lost bind had left their first submit unconfirmed.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    submitResponseSeconds: new Histogram({
+      name: 'sluice_submit_response_seconds',
+      help: 'Time from submit_sm to its submit_sm_resp.',
+      labelNames: ['connector'] as const,
+      buckets: RESPONSE_BUCKETS,
+      registers: [registry],
+    }),
+    submitReceiptSeconds: new Histogram({
+      name: 'sluice_submit_receipt_seconds',
+      help: 'Time from submit_sm to its delivery receipt.',
+      labelNames: ['connector'] as const,
+      buckets: RECEIPT_BUCKETS,
+      registers: [registry],
+    }),
+    receipts: new Counter({
+      name: 'sluice_receipts_total',
+      help: 'Delivery receipts received, by connector and how they matched (matched, early, unmatched).',
+      labelNames: ['connector', 'result'] as const,
+      registers: [registry],
+    }),
+    windowInFlight: new Gauge({
+      name: 'sluice_window_in_flight',
+      help: 'submit_sm awaiting their response, summed over the connector binds.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    bindsUp: new Gauge({
+      name: 'sluice_binds_up',
+      help: 'SMPP binds currently bound, by connector and mode.',
+      labelNames: ['connector', 'mode'] as const,
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'sluice_queue_depth',
+      help: 'Messages waiting in the connector queue (queued, deferred, or in flight unacknowledged).',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'sluice_http_requests_total',
+      help: 'HTTP requests by route and status code.',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpRequestSeconds: new Histogram({
+      name: 'sluice_http_request_seconds',
+      help: 'HTTP request handling time by route.',
+      labelNames: ['route'] as const,
+      buckets: RESPONSE_BUCKETS,
+      registers: [registry],
+    }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,119 @@
+/**
+ * Everything durable, as interfaces. Two implementations: `memory/` (one process, the embedded
+ * default, not durable) and `redis/` (ioredis, Lua, Streams). One contract suite runs against
+ * both (test/store/contract.ts). Every method may be called concurrently from many callers and
+ * many processes; batch methods exist so that a caller never needs one awaited round trip per
+ * message.
+ */
+import type { MessageRecord, PartRef } from '../core/types.js';
+
+/** One queued message, as handed to a dispatcher. */
+export interface QueueEntry {
+  /** Opaque id of the queue entry (a Redis Stream id), used to ack or defer it. */
+  entryId: string;
+  messageId: string;
+  /** How many times this entry was handed out before (0 the first time; reclaimed ones > 0). */
+  deliveries: number;
+}
+
+export interface MessageStore {
+  /**
+   * Writes each record and appends its id to the queue of `record.connector`, atomically per
+   * call: when the promise resolves every record is stored and queued; when it rejects none is.
+   * Records must not exist yet.
+   */
+  enqueue(records: readonly MessageRecord[]): Promise<void>;
+
+  /** Writes records that go to no queue (rejected or blocked at intake), for GET to find. */
+  putFinal(records: readonly MessageRecord[]): Promise<void>;
+
+  getMany(ids: readonly string[]): Promise<Array<MessageRecord | null>>;
+
+  /**
+   * Replaces the record only if the stored one still has `expectedVersion`; the caller has
+   * already bumped `record.version`. Returns false (and writes nothing) on a version mismatch or
+   * a missing record: the caller reads again and reapplies its change.
+   */
+  compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean>;
+
+  /**
+   * Idempotency: binds `key` of `account` to `messageId` unless already bound. Returns null when
+   * this call bound it, else the message id it was bound to before.
+   */
+  claimIdempotencyKey(
+    account: string,
+    key: string,
+    messageId: string,
+    ttlSeconds: number,
+  ): Promise<string | null>;
+
+  /** Forgets a key bound by a claim whose message was then not accepted. */
+  releaseIdempotencyKey(account: string, key: string): Promise<void>;
+}
+
+export interface QueueStore {
+  /**
+   * Hands out up to `count` entries of `connector`'s queue to `consumer`: first entries handed
+   * out earlier (to any consumer) and not acked nor deferred for `reclaimIdleMs` (a crashed
+   * process's), then new ones, waiting up to `blockMs` for some to arrive. An entry handed out
+   * stays pending until ack() or defer().
+   */
+  claim(
+    connector: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    reclaimIdleMs: number,
+  ): Promise<QueueEntry[]>;
+
+  /** Done with these entries: they leave the queue. */
+  ack(connector: string, entryIds: readonly string[]): Promise<void>;
+
+  /**
+   * Hands these entries back to the queue, to be claimed again no earlier than `notBefore`
+   * (ms since the epoch): a retry after throttling or a lost bind. Atomic per entry: an entry is
+   * never both gone and not scheduled.
+   */
+  defer(connector: string, entries: readonly QueueEntry[], notBefore: number): Promise<void>;
+
+  /** Entries waiting (queued, deferred, or handed out and not yet acked). */
+  depth(connector: string): Promise<number>;
+}
+
+export interface CorrelationStore {
+  /**
+   * Remembers that the SMSC ids (every spelling of one id: see core's smscIdForms) point at a
+   * message part, for `ttlSeconds`.
+   */
+  setCorrelations(
+    connector: string,
+    entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
+    ttlSeconds: number,
+  ): Promise<void>;
+
+  /** The part each SMSC id points at, or null. */
+  getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>>;
+
+  /**
+   * A receipt that arrived before its submit_sm_resp was recorded: kept under each spelling of
+   * its id for `ttlSeconds`, as an opaque string.
+   */
+  stashReceipts(
+    connector: string,
+    entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
+    ttlSeconds: number,
+  ): Promise<void>;
+
+  /** Takes (returns and deletes) the stashed receipts of these ids; null where there is none. */
+  takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>>;
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  readonly messages: MessageStore;
+  readonly queue: QueueStore;
+  readonly correlation: CorrelationStore;
+  /** Resolves when the store answers (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
