@@ -94,6 +94,11 @@ export interface MessageRecord {
   events: StatusEvent[];
   /** Bumped on every write; the store's compare-and-set checks it. */
   version: number;
+  /**
+   * The text-engine choices intake made, so the dispatcher plans the same parts. Absent: 'auto'
+   * and the sender's smart-encoding setting.
+   */
+  plan?: { encoding: 'auto' | 'gsm7' | 'ucs2'; smartEncoding: boolean };
 }
 
 /** Where a receipt lands: a part of a message. */

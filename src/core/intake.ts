@@ -1,0 +1,171 @@
+/**
+ * Intake: a SubmitRequest → a MessageRecord ready to queue, or an ApiError saying what to change.
+ * Checks meaning (the HTTP layer checked shape): the number is E.164, the sender is configured
+ * and the account may use it, a route exists, and the text can be sent within the part limit.
+ */
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import { monotonicFactory } from 'ulid';
+import { planMessage } from '../codec/index.js';
+import type { ConnectorConfig, SenderConfig, SluiceConfig } from '../config/types.js';
+import { ApiError, CodecOptionError, TooManyPartsError, UnencodableTextError } from '../errors.js';
+import type { Account, SubmitRequest } from './api.js';
+import type { Router } from './router.js';
+import type { MessageRecord } from './types.js';
+
+/** Body length looked at: 255 parts of UCS-2 is under 17,000 code units. */
+const MAX_BODY_CHARS = 20_000;
+
+export interface IntakeOptions {
+  config: SluiceConfig;
+  router: Router;
+  now: () => number;
+}
+
+export class Intake {
+  readonly #senders: Map<string, SenderConfig>;
+  readonly #connectors: Map<string, ConnectorConfig>;
+  readonly #config: SluiceConfig;
+  readonly #router: Router;
+  readonly #now: () => number;
+  readonly #ulid = monotonicFactory();
+
+  constructor(options: IntakeOptions) {
+    this.#config = options.config;
+    this.#router = options.router;
+    this.#now = options.now;
+    this.#senders = new Map(options.config.senders.map((s) => [s.address, s]));
+    this.#connectors = new Map(options.config.connectors.map((c) => [c.name, c]));
+  }
+
+  /** A sortable id: ULID, monotonic within this process. */
+  newId(at: number): string {
+    return this.#ulid(at);
+  }
+
+  /** Validates a request and builds its record (status queued). Throws ApiError. */
+  build(account: Account, request: SubmitRequest): MessageRecord {
+    const sender = this.#senders.get(request.from);
+    if (!sender) {
+      throw new ApiError(422, 'unprocessable', `sender '${request.from}' is not configured`, [
+        { field: 'from', message: 'not a configured sender' },
+      ]);
+    }
+    if (!account.senders.includes('*') && !account.senders.includes(request.from)) {
+      throw new ApiError(403, 'forbidden', `API key '${account.name}' may not send as '${request.from}'`, [
+        { field: 'from', message: 'not allowed for this API key' },
+      ]);
+    }
+    const to = normalizeNumber(request.to);
+    const connectorName = this.#router.route(request.from, to);
+    const connector = connectorName ? this.#connectors.get(connectorName) : undefined;
+    if (!connector) {
+      throw new ApiError(422, 'unprocessable', `no route from '${request.from}' to this destination`, [
+        { field: 'to', message: 'no route' },
+      ]);
+    }
+    if (request.body.length === 0) {
+      throw new ApiError(422, 'unprocessable', 'body is empty', [
+        { field: 'body', message: 'must not be empty' },
+      ]);
+    }
+    if (request.body.length > MAX_BODY_CHARS) {
+      throw new ApiError(413, 'payload-too-large', `body is longer than ${MAX_BODY_CHARS} characters`, [
+        { field: 'body', message: 'too long' },
+      ]);
+    }
+    const plan = planOrExplain(request, sender, connector, this.#config.messages.maxParts);
+    const now = this.#now();
+    const validity = request.validitySeconds ?? this.#config.messages.defaultValiditySeconds;
+    return {
+      id: this.newId(now),
+      channel: 'sms',
+      account: account.name,
+      from: request.from,
+      to,
+      body: request.body,
+      encoding: plan.encoding,
+      dataCoding: plan.dataCoding,
+      connector: connector.name,
+      reference: request.reference ?? null,
+      campaignId: request.campaignId ?? null,
+      callbackUrl: request.callbackUrl ?? null,
+      createdAt: now,
+      validUntil: now + validity * 1000,
+      status: 'queued',
+      error: null,
+      parts: plan.units.map((units, index) => ({
+        index,
+        units,
+        smscId: null,
+        state: 'pending',
+        submittedAt: null,
+        finalAt: null,
+        error: null,
+      })),
+      attempts: 0,
+      events: [
+        { status: 'accepted', at: now },
+        { status: 'queued', at: now },
+      ],
+      version: 1,
+      plan: {
+        encoding: request.encoding ?? 'auto',
+        smartEncoding: request.smartEncoding ?? sender.smartEncoding,
+      },
+    };
+  }
+}
+
+/** E.164 digits without '+', or a 422 naming the field. */
+export function normalizeNumber(input: string): string {
+  const trimmed = input.trim();
+  const candidate = trimmed.startsWith('+') ? trimmed : `+${trimmed}`;
+  const parsed = /^\+\d{6,15}$/.test(candidate) ? parsePhoneNumberFromString(candidate) : undefined;
+  if (!parsed?.isPossible()) {
+    throw new ApiError(422, 'unprocessable', 'to is not a possible E.164 phone number', [
+      { field: 'to', message: 'expected an E.164 number such as +447700900123' },
+    ]);
+  }
+  return parsed.number.slice(1);
+}
+
+/** The options the text engine gets for a message on a connector. */
+export function planOptionsFor(
+  request: Pick<SubmitRequest, 'encoding' | 'smartEncoding'>,
+  sender: SenderConfig,
+  connector: ConnectorConfig,
+  maxParts: number,
+) {
+  return {
+    mode: connector.concatenation,
+    maxParts,
+    smartEncoding: request.smartEncoding ?? sender.smartEncoding,
+    encoding: request.encoding ?? 'auto',
+    nationalLanguages: sender.nationalLanguages,
+    // The reference is chosen at dispatch; intake only needs the part count.
+    reference: 0,
+  } as const;
+}
+
+function planOrExplain(
+  request: SubmitRequest,
+  sender: SenderConfig,
+  connector: ConnectorConfig,
+  maxParts: number,
+) {
+  try {
+    const plan = planMessage(request.body, planOptionsFor(request, sender, connector, maxParts));
+    return { encoding: plan.encoding, dataCoding: plan.dataCoding, units: plan.parts.map((p) => p.units) };
+  } catch (err) {
+    if (
+      err instanceof UnencodableTextError ||
+      err instanceof TooManyPartsError ||
+      err instanceof CodecOptionError
+    ) {
+      throw new ApiError(422, 'unprocessable', err.message, [{ field: 'body', message: err.message }], {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}

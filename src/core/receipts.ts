@@ -1,0 +1,162 @@
+/**
+ * Delivery receipts → the message part they report on → the message's status.
+ *
+ * The id comes from the receipted_message_id TLV, else the receipt text; the outcome from the
+ * message_state TLV, else the text's stat. The id is looked up as written, then in the other
+ * base (hex ⇄ decimal), so SMSCs whose submit_sm_resp and receipt disagree in form still match
+ * without per-connector settings.
+ *
+ * A receipt can arrive before the submit_sm_resp that carries its id has been recorded. It is
+ * then stashed under its id; the dispatcher takes it once it records the id. Both sides take
+ * atomically, and the receipt side looks again after stashing, so no interleaving loses one.
+ */
+import type { Clock } from '../clock.js';
+import {
+  type IdCandidate,
+  type IdSpelling,
+  outcomeOfMessageState,
+  outcomeOfStat,
+  parseReceiptText,
+  type ReceiptOutcome,
+  receiptIdCandidates,
+} from '../codec/receipt.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Pdu } from '../smpp/pdu/types.js';
+import type { Store } from '../store/types.js';
+import { partFinal } from './lattice.js';
+import { isFinal, type PartRef, type PartState } from './types.js';
+import { updateRecord } from './update.js';
+
+export interface Receipt {
+  /** The SMSC message id as the receipt gives it. */
+  id: string;
+  outcome: Exclude<ReceiptOutcome, 'pending'>;
+  /** stat and err, for the part's error when it was not delivered. */
+  detail: string;
+  at: number;
+}
+
+/** Reads a receipt deliver_sm; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
+export function readReceipt(pdu: Pdu<'deliver_sm'>, at: number): Receipt | null {
+  const text = parseReceiptText(pdu.short_message.toString('latin1'));
+  const id = pdu.tlvs.receipted_message_id ?? text?.id;
+  if (!id) return null;
+  const outcome =
+    pdu.tlvs.message_state !== undefined
+      ? outcomeOfMessageState(pdu.tlvs.message_state)
+      : text
+        ? outcomeOfStat(text.stat)
+        : 'pending';
+  if (outcome === 'pending') return null;
+  const detail = text
+    ? `${text.stat}${text.err ? ` err:${text.err}` : ''}`
+    : `message_state ${pdu.tlvs.message_state}`;
+  return { id, outcome, detail, at };
+}
+
+const PART_STATE: Record<Receipt['outcome'], PartState> = {
+  delivered: 'delivered',
+  undelivered: 'undelivered',
+  expired: 'expired',
+};
+
+export interface ReceiptHandlerOptions {
+  connector: string;
+  store: Store;
+  clock: Clock;
+  metrics: Metrics;
+  logger: Logger;
+  correlationTtlSeconds: number;
+}
+
+export class ReceiptHandler {
+  readonly #o: ReceiptHandlerOptions;
+  /**
+   * Receipts matched by each spelling of their id on this connector. When several spellings
+   * match stored ids, the one this connector's receipts usually match by wins: after a few
+   * receipts, an id that happens to equal another message's id in the other base is not taken.
+   */
+  readonly #matchedBy: Record<IdSpelling, number> = {
+    'as-written': 1,
+    'hex-read-as-decimal': 0,
+    'decimal-read-as-hex': 0,
+  };
+
+  constructor(options: ReceiptHandlerOptions) {
+    this.#o = options;
+  }
+
+  /** Records a receipt deliver_sm. Resolves once it is applied or stashed (then answer the SMSC). */
+  async handle(pdu: Pdu<'deliver_sm'>): Promise<void> {
+    const receipt = readReceipt(pdu, this.#o.clock.now());
+    if (!receipt) return;
+    const { store, connector } = this.#o;
+    const candidates = receiptIdCandidates(receipt.id);
+    const ids = candidates.map((c) => c.id);
+    const ref = this.#choose(candidates, await store.correlation.getCorrelations(connector, ids));
+    if (ref) {
+      await this.apply(ref, receipt, 'matched');
+      return;
+    }
+    const serialized = JSON.stringify(receipt);
+    await store.correlation.stashReceipts(
+      connector,
+      [{ smscIds: ids, receipt: serialized }],
+      this.#o.correlationTtlSeconds,
+    );
+    // The dispatcher may have recorded the id between our lookup and the stash: look again, and
+    // whoever takes the stashed receipt applies it.
+    const again = this.#choose(candidates, await store.correlation.getCorrelations(connector, ids));
+    if (again) {
+      const taken = await store.correlation.takeReceipts(connector, ids);
+      if (taken.some((t) => t !== null)) await this.apply(again, receipt, 'matched');
+      return;
+    }
+    this.#o.metrics.receipts.inc({ connector, result: 'early' });
+  }
+
+  /** Applies a receipt to its part (from handle, or from the dispatcher for a stashed one). */
+  async apply(ref: PartRef, receipt: Receipt, result: 'matched' | 'early'): Promise<void> {
+    const { store, connector, metrics } = this.#o;
+    let submittedAt: number | null = null;
+    let becameFinal = false;
+    const record = await updateRecord(store.messages, ref.messageId, null, (r) => {
+      // Runs again on a lost compare-and-set: what the last run saw is what was written.
+      submittedAt = r.parts[ref.part]?.submittedAt ?? null;
+      const wasFinal = isFinal(r.status);
+      const error = receipt.outcome === 'delivered' ? null : receipt.detail;
+      const changed = partFinal(r, ref.part, PART_STATE[receipt.outcome], receipt.at, error);
+      becameFinal = changed && !wasFinal && isFinal(r.status);
+      return changed;
+    });
+    metrics.receipts.inc({ connector, result });
+    if (submittedAt !== null)
+      metrics.submitReceiptSeconds.observe({ connector }, Math.max(0, receipt.at - submittedAt) / 1000);
+    if (record && becameFinal)
+      metrics.messages.inc({ status: record.status, connector, sender: record.from });
+  }
+
+  /** The matched part, preferring the spelling this connector's receipts usually match by. */
+  #choose(candidates: readonly IdCandidate[], refs: ReadonlyArray<PartRef | null>): PartRef | null {
+    let best = -1;
+    for (let i = 0; i < candidates.length; i++) {
+      if (!refs[i]) continue;
+      if (best === -1 || this.#matchedBy[candidates[i]!.via] > this.#matchedBy[candidates[best]!.via])
+        best = i;
+    }
+    if (best === -1) return null;
+    this.#matchedBy[candidates[best]!.via]++;
+    return refs[best] ?? null;
+  }
+
+  /** Parses a stashed receipt. */
+  static parseStashed(serialized: string): Receipt | null {
+    try {
+      const r = JSON.parse(serialized) as Receipt;
+      return typeof r.id === 'string' && typeof r.at === 'number' ? r : null;
+    } catch {
+      return null;
+    }
+  }
+}
