@@ -117,7 +117,7 @@ export class Dispatcher {
         );
         if (entries.length === 0) continue;
         const records = await store.messages.getMany(entries.map((e) => e.messageId));
-        entries.forEach((entry, i) => this.#track(this.#handle(entry, records[i] ?? null)));
+        for (let i = 0; i < entries.length; i++) this.#track(this.#handle(entries[i]!, records[i] ?? null));
       } catch (err) {
         // The store is down: wait a moment and try again; nothing was taken from the queue.
         this.#log.error({ err }, 'queue read failed');
@@ -238,7 +238,7 @@ export class Dispatcher {
         return this.#submitOne(fields);
       }),
     );
-    pending.forEach((part, i) => outcomes.set(part.index, results[i]!));
+    for (let i = 0; i < pending.length; i++) outcomes.set(pending[i]!.index, results[i]!);
     return outcomes;
   }
 
