@@ -56,6 +56,11 @@ export interface SimulatorOptions {
   receiptTlvs?: boolean;
   /** Outbound window of deliver_sm per receiver bind. Default 100. */
   window?: number;
+  /**
+   * Tests: keep due receipts until releaseReceipts() lets them go, so a test can watch a message
+   * between its parts' receipts. Default false.
+   */
+  holdReceipts?: boolean;
   /** A programmatic fault: a non-zero command_status to answer this submit with, or 0. */
   decideSubmit?: (pdu: Pdu<'submit_sm'>, systemId: string) => number;
   clock?: Clock;
@@ -127,6 +132,8 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
   #tokens: number;
   #tokensAt: number;
   #control: ControlPort | null = null;
+  /** Receipts released by releaseReceipts() and not yet due-processed (holdReceipts mode). */
+  #released = 0;
   readonly #stats = { submits: 0, throttled: 0, rejected: 0, receiptsSent: 0, moSent: 0 };
 
   constructor(options: SimulatorOptions) {
@@ -327,9 +334,22 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     return false;
   }
 
+  /** holdReceipts mode: lets the next `count` due receipts go out, in order. */
+  releaseReceipts(count = 1): void {
+    this.#released += count;
+    this.#dueTimer?.cancel();
+    this.#dueTimer = null;
+    this.#releaseDue();
+  }
+
+  /** Receipts waiting for their delay or for releaseReceipts(). */
+  get heldReceipts(): number {
+    return this.#due.length;
+  }
+
   #armDue(): void {
     const first = this.#due.peek();
-    if (this.#dueTimer || !first) return;
+    if (this.#dueTimer || !first || (this.#o.holdReceipts && this.#released === 0)) return;
     this.#dueTimer = this.#clock.setTimeout(
       () => this.#releaseDue(),
       Math.max(0, first.due - this.#clock.now()),
@@ -341,6 +361,10 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
     const now = this.#clock.now();
     const touched = new Set<string>();
     for (let r = this.#due.peek(); r && r.due <= now; r = this.#due.peek()) {
+      if (this.#o.holdReceipts) {
+        if (this.#released === 0) break;
+        this.#released--;
+      }
       this.#due.shift();
       this.#queues.get(r.systemId)?.items.push(r.pdu);
       touched.add(r.systemId);

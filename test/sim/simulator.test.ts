@@ -115,6 +115,22 @@ describe('Simulator', () => {
     });
   });
 
+  it('holds receipts until released, one at a time, when asked to', async () => {
+    const { port, clock, sim } = await startSim({ dlrDelayMs: 0, holdReceipts: true });
+    const { client, received, receivedAtLeast } = await bindClient(port, clock);
+    await client.submit(message);
+    await client.submit(message);
+    clock.advance(10);
+    expect(sim.heldReceipts).toBe(2);
+    expect(received).toHaveLength(0);
+    sim.releaseReceipts(1);
+    await receivedAtLeast(1);
+    expect(sim.heldReceipts).toBe(1);
+    sim.releaseReceipts(1);
+    await receivedAtLeast(2);
+    expect(sim.heldReceipts).toBe(0);
+  });
+
   it('writes the receipt id in another form than the submit response when asked', async () => {
     const { port, clock } = await startSim({ idFormat: 'hex', receiptIdFormat: 'dec', dlrDelayMs: 0 });
     const { client, receivedAtLeast } = await bindClient(port, clock);
