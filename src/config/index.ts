@@ -1,0 +1,14 @@
+export { type Env, embeddedConfig, loadConfigFile, parseConfig } from './load.js';
+export type {
+  ApiKeyConfig,
+  BindPlanName,
+  ConnectorConfig,
+  HttpConfig,
+  RouteConfig,
+  SegmentModeName,
+  SenderConfig,
+  SenderType,
+  SimulatorConfig,
+  SluiceConfig,
+  StoreConfig,
+} from './types.js';
