@@ -9,6 +9,10 @@ export interface Command {
 }
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  run: {
+    summary: 'run the gateway (embedded defaults without --config)',
+    load: async () => (await import('./run.js')).command,
+  },
   sim: {
     summary: 'run the SMSC simulator',
     load: async () => (await import('./sim.js')).command,

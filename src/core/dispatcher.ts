@@ -53,6 +53,8 @@ export interface DispatcherOptions {
   blockMs?: number;
   /** ms after which an entry handed out and never acknowledged is reclaimed. Default 30,000. */
   reclaimIdleMs?: number;
+  /** Told of every status a message takes here, once, after it is written. */
+  onStatus?: (record: MessageRecord) => void;
   /** Retry backoff: first delay and ceiling, ms. Defaults 1,000 and 60,000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -152,6 +154,7 @@ export class Dispatcher {
     }
     const outcomes = await this.#submitParts(record, entry);
     const retry = [...outcomes.values()].some((o) => !o.ok && o.retry);
+    const before = record.status;
     const written = await updateRecord(store.messages, record.id, record, (r) => {
       let changed = transition(r, 'sending', now);
       if (outcomes.size > 0) {
@@ -164,6 +167,7 @@ export class Dispatcher {
       }
       return changed;
     });
+    if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
     if (submitted.length > 0) await this.#correlate(record.id, submitted);
     if (written && isFinal(written.status)) {
@@ -312,8 +316,10 @@ export class Dispatcher {
         }) || changed
       );
     });
-    if (written)
+    if (written) {
       this.#o.metrics.messages.inc({ status: 'expired', connector: this.#name, sender: written.from });
+      this.#o.onStatus?.(written);
+    }
   }
 
   /** Capped exponential backoff with jitter for a message's `attempt`-th retry. */

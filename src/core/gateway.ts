@@ -26,6 +26,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Connector names with at least one bind up right now. */
   connectorsUp: () => string[];
+  /** Told of every message accepted and queued, once, after it is durable. */
+  onStatus?: (record: MessageRecord) => void;
 }
 
 export class Gateway implements GatewayApi {
@@ -121,6 +123,7 @@ export class Gateway implements GatewayApi {
 
   #count(record: MessageRecord): void {
     this.#o.metrics.messages.inc({ status: 'queued', connector: record.connector, sender: record.from });
+    this.#o.onStatus?.(record);
   }
 }
 

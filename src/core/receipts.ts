@@ -25,7 +25,7 @@ import type { Metrics } from '../metrics.js';
 import type { Pdu } from '../smpp/pdu/types.js';
 import type { Store } from '../store/types.js';
 import { partFinal } from './lattice.js';
-import { isFinal, type PartRef, type PartState } from './types.js';
+import { isFinal, type MessageRecord, type PartRef, type PartState } from './types.js';
 import { updateRecord } from './update.js';
 
 export interface Receipt {
@@ -68,6 +68,8 @@ export interface ReceiptHandlerOptions {
   metrics: Metrics;
   logger: Logger;
   correlationTtlSeconds: number;
+  /** Told of every status a message takes here, once, after it is written. */
+  onStatus?: (record: MessageRecord) => void;
 }
 
 export class ReceiptHandler {
@@ -133,8 +135,10 @@ export class ReceiptHandler {
     metrics.receipts.inc({ connector, result });
     if (submittedAt !== null)
       metrics.submitReceiptSeconds.observe({ connector }, Math.max(0, receipt.at - submittedAt) / 1000);
-    if (record && becameFinal)
+    if (record && becameFinal) {
       metrics.messages.inc({ status: record.status, connector, sender: record.from });
+      this.#o.onStatus?.(record);
+    }
   }
 
   /** The matched part, preferring the spelling this connector's receipts usually match by. */

@@ -1,0 +1,69 @@
+import { parseArgs } from 'node:util';
+import { embeddedConfig, loadConfigFile } from '../config/index.js';
+import type { SluiceConfig } from '../config/types.js';
+import { ConfigError } from '../errors.js';
+import { createLogger } from '../logger.js';
+import { startGateway } from '../main.js';
+import type { Command } from './main.js';
+
+const USAGE = `usage: sluice run [--config FILE]
+
+Runs the gateway. Without --config it runs the embedded default: an in-memory store, the built-in
+SMSC simulator as its only connector, and the HTTP API on 127.0.0.1:8080 with the API key 'dev-key'.
+The configuration reference is config/sluice.example.yaml.`;
+
+export const command: Command = {
+  summary: 'run the gateway',
+  async run(argv) {
+    let values: { config?: string | undefined; help?: boolean | undefined };
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+        strict: true,
+      }));
+    } catch (err) {
+      console.error(`sluice run: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    let config: SluiceConfig;
+    try {
+      config = values.config ? loadConfigFile(values.config, process.env) : embeddedConfig();
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`sluice run: invalid configuration\n${err.message}`);
+        return 2;
+      }
+      throw err;
+    }
+    const logger = createLogger({ level: config.log.level });
+    const gateway = await startGateway(config, { logger });
+    const base = `http://${config.http.host}:${gateway.httpPort}`;
+    const dev = config.apiKeys.find((k) => k.key === 'dev-key');
+    if (dev && config.simulator.enabled) {
+      const from = config.senders[0]?.address ?? '12345';
+      console.error(
+        [
+          '',
+          `sluice is running: HTTP API on ${base}, messages go to the built-in SMSC simulator.`,
+          'Send one:',
+          `  curl -s ${base}/v1/messages -H 'Authorization: Bearer dev-key' -H 'Content-Type: application/json' \\`,
+          `    -d '{"from":"${from}","to":"+447700900123","body":"Hello from sluice"}'`,
+          'Then ask for its status:',
+          `  curl -s ${base}/v1/messages/<id> -H 'Authorization: Bearer dev-key'`,
+          '',
+        ].join('\n'),
+      );
+    }
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    await gateway.stop('signal');
+    return 0;
+  },
+};

@@ -1,0 +1,246 @@
+/**
+ * The composition root: builds every part from the configuration, starts them, and stops them in
+ * order (stop intake → finish the messages in hand → drain windows and unbind → close the store).
+ * The only module that does I/O of its own choosing (files, environment) on behalf of the rest.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { type Clock, systemClock } from './clock.js';
+import type { SluiceConfig } from './config/types.js';
+import { Dispatcher } from './core/dispatcher.js';
+import { Gateway } from './core/gateway.js';
+import { Intake } from './core/intake.js';
+import { ReceiptHandler } from './core/receipts.js';
+import { Router } from './core/router.js';
+import type { MessageRecord } from './core/types.js';
+import { createHttpServer } from './http/server.js';
+import { type Logger, maskNumber } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Simulator } from './sim/index.js';
+import { CommandStatus, ESM_CLASS_TYPE_MASK, EsmClass, SmppClient } from './smpp/index.js';
+import type { Pdu } from './smpp/pdu/types.js';
+import type { AppRequest, Session } from './smpp/session.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
+
+export interface GatewayEvents {
+  /** A message took a new status (written to the store first); each transition once per process. */
+  status: [record: MessageRecord];
+}
+
+export interface GatewayHandle {
+  httpPort: number;
+  /** Status transitions as they happen in this process: the seed of the event publisher. */
+  events: EventEmitter<GatewayEvents>;
+  store: Store;
+  metrics: Metrics;
+  /** Stops everything in order; resolves when done (or the shutdown deadline passed). */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  clock?: Clock;
+  /** The queue consumer name of this process; default host-pid-random. */
+  consumer?: string;
+  /** Dispatcher tuning: tests shorten the reclaim time of a crashed process's entries and the retry backoff. */
+  reclaimIdleMs?: number;
+  retryInitialMs?: number;
+}
+
+export async function startGateway(config: SluiceConfig, options: StartOptions): Promise<GatewayHandle> {
+  const { logger } = options;
+  const clock = options.clock ?? systemClock;
+  const metrics = createMetrics();
+  const consumer = options.consumer ?? `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  let stopping = false;
+  const events = new EventEmitter<GatewayEvents>();
+  const onStatus = (record: MessageRecord) => events.emit('status', record);
+
+  const store = await createStore(config.store, {
+    clock,
+    logger,
+    ttl: { messageSeconds: config.ttl.messageSeconds },
+  });
+  if (store.kind === 'memory') {
+    logger.warn(
+      'memory store: accepted messages live only in this process and are lost if it stops; use Redis in production',
+    );
+  }
+
+  let simulator: Simulator | null = null;
+  if (config.simulator.enabled) {
+    const s = config.simulator;
+    simulator = new Simulator({
+      host: s.host,
+      port: s.port,
+      accounts: [{ systemId: s.systemId, password: s.password }],
+      dlrDelayMs: s.dlrDelayMs,
+      logger,
+    });
+    const { smpp } = await simulator.start();
+    logger.info({ host: smpp.address, port: smpp.port }, 'built-in SMSC simulator listening');
+  }
+
+  const senders = new Map(config.senders.map((s) => [s.address, s]));
+  const clients = new Map<string, SmppClient>();
+  const dispatchers: Dispatcher[] = [];
+  for (const c of config.connectors) {
+    const client = new SmppClient({
+      host: c.host,
+      port: c.port,
+      ...(c.tls
+        ? {
+            tls: {
+              rejectUnauthorized: c.tls.rejectUnauthorized,
+              ...(c.tls.ca ? { ca: readFileSync(c.tls.ca) } : {}),
+            },
+          }
+        : {}),
+      system_id: c.systemId,
+      password: c.password,
+      system_type: c.systemType,
+      bind: c.bind,
+      binds: c.binds,
+      session: {
+        window: c.window,
+        requestTimeoutMs: c.requestTimeoutMs,
+        enquireLinkIntervalMs: c.enquireLinkIntervalMs,
+      },
+      clock,
+      logger: logger.child({ connector: c.name }),
+    });
+    client.on('bound', ({ mode }) => metrics.bindsUp.inc({ connector: c.name, mode }));
+    client.on('disconnected', ({ mode, reason }) => {
+      metrics.bindsUp.dec({ connector: c.name, mode });
+      logger.warn({ connector: c.name, reason }, 'bind lost; reconnecting');
+    });
+    const receipts = new ReceiptHandler({
+      connector: c.name,
+      store,
+      clock,
+      metrics,
+      logger,
+      correlationTtlSeconds: config.ttl.correlationSeconds,
+      onStatus,
+    });
+    client.on('request', (pdu, session) => onInbound(pdu, session, receipts, logger, c.name));
+    clients.set(c.name, client);
+    dispatchers.push(
+      new Dispatcher({
+        connector: c,
+        client,
+        store,
+        receipts,
+        senders,
+        maxParts: config.messages.maxParts,
+        correlationTtlSeconds: config.ttl.correlationSeconds,
+        consumer,
+        clock,
+        logger,
+        metrics,
+        onStatus,
+        ...(options.reclaimIdleMs !== undefined ? { reclaimIdleMs: options.reclaimIdleMs } : {}),
+        ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
+      }),
+    );
+    client.start();
+  }
+  for (const d of dispatchers) d.start();
+
+  const gateway = new Gateway({
+    config,
+    store,
+    intake: new Intake({ config, router: new Router(config.routes), now: () => clock.now() }),
+    metrics,
+    logger,
+    connectorsUp: () => [...clients].filter(([, c]) => c.sessions.length > 0).map(([name]) => name),
+    onStatus,
+  });
+  const http = createHttpServer({
+    api: gateway,
+    apiKeys: config.apiKeys,
+    metrics,
+    logger,
+    config: config.http,
+    isShuttingDown: () => stopping,
+  });
+  const { port: httpPort } = await http.listen();
+  logger.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
+
+  // Gauges read at a steady pace rather than per message.
+  const sample = async () => {
+    for (const [name, client] of clients) {
+      metrics.windowInFlight.set(
+        { connector: name },
+        client.sessions.reduce((n, s) => n + s.inFlight, 0),
+      );
+      const depth = await store.queue.depth(name).catch(() => null);
+      if (depth !== null) metrics.queueDepth.set({ connector: name }, depth);
+    }
+  };
+  const sampler = setInterval(() => void sample(), 1_000);
+  sampler.unref();
+
+  let stopped: Promise<void> | null = null;
+  const stop = (reason = 'stop requested'): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      logger.info({ reason }, 'shutting down');
+      clearInterval(sampler);
+      const deadline = new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          logger.error(
+            { seconds: config.shutdownTimeoutSeconds },
+            'shutdown deadline passed; stopping anyway',
+          );
+          resolve();
+        }, config.shutdownTimeoutSeconds * 1000);
+        t.unref();
+      });
+      const orderly = (async () => {
+        await http.close();
+        await Promise.all(dispatchers.map((d) => d.stop()));
+        await Promise.all([...clients.values()].map((c) => c.stop()));
+        await simulator?.stop();
+      })();
+      await Promise.race([orderly, deadline]);
+      await store.close();
+      logger.info('stopped');
+    })();
+    return stopped;
+  };
+
+  return { httpPort, events, store, metrics, stop };
+}
+
+/** deliver_sm from an SMSC: receipts update their message; MO is acknowledged (keywords: later). */
+function onInbound(
+  pdu: AppRequest,
+  session: Session,
+  receipts: ReceiptHandler,
+  logger: Logger,
+  connector: string,
+): void {
+  if (pdu.command !== 'deliver_sm') {
+    // data_sm and the rest: not handled yet; a permanent application error tells the SMSC so.
+    session.respond(pdu, {}, CommandStatus.ESME_RX_P_APPN);
+    return;
+  }
+  const deliver: Pdu<'deliver_sm'> = pdu;
+  if ((deliver.esm_class & ESM_CLASS_TYPE_MASK) === EsmClass.DELIVERY_RECEIPT) {
+    // Answer only once the receipt is recorded: if that fails the SMSC sends it again.
+    receipts.handle(deliver).then(
+      () => session.respond(deliver),
+      (err: unknown) => {
+        logger.error({ err, connector }, 'receipt not recorded; asking the SMSC to retry');
+        session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+      },
+    );
+    return;
+  }
+  logger.debug({ connector, from: maskNumber(deliver.source_addr) }, 'MO received');
+  session.respond(deliver);
+}

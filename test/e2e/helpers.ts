@@ -1,0 +1,114 @@
+/**
+ * An end-to-end rig: the simulator (our SMSC), sluice built from a configuration like the embedded
+ * default but pointed at that simulator and at the given store, and a small HTTP client.
+ */
+import { once } from 'node:events';
+import { embeddedConfig } from '../../src/config/index.js';
+import type { SluiceConfig, StoreConfig } from '../../src/config/types.js';
+import type { MessageRecord, MessageStatus } from '../../src/core/types.js';
+import { silentLogger } from '../../src/logger.js';
+import { type GatewayHandle, startGateway } from '../../src/main.js';
+import { Simulator, type SimulatorOptions } from '../../src/sim/index.js';
+import type { Pdu } from '../../src/smpp/pdu/types.js';
+
+export interface Rig {
+  sim: Simulator;
+  gateway: GatewayHandle;
+  config: SluiceConfig;
+  post(
+    path: string,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
+  get(path: string): Promise<{ status: number; json: Record<string, unknown> }>;
+  /** Resolves with the record once message `id` has reached `status` (or already had it). */
+  statusReached(id: string, status: MessageStatus): Promise<MessageRecord>;
+  /** Resolves once `n` more receipts have been accepted by sluice (it answers only after recording). */
+  receiptsAccepted(n: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRig(options: {
+  store: StoreConfig;
+  sim?: Partial<SimulatorOptions>;
+  edit?: (config: SluiceConfig) => void;
+}): Promise<Rig> {
+  const sim = new Simulator({
+    port: 0,
+    accounts: [{ systemId: 'sluice', password: 'sluice' }],
+    dlrDelayMs: 0,
+    ...options.sim,
+  });
+  const { smpp } = await sim.start();
+  const config = embeddedConfig();
+  config.simulator.enabled = false;
+  config.http.port = 0;
+  config.store = options.store;
+  const connector = config.connectors[0]!;
+  connector.port = smpp.port;
+  connector.enquireLinkIntervalMs = 0;
+  options.edit?.(config);
+  const gateway = await startGateway(config, {
+    logger: silentLogger,
+    retryInitialMs: 20,
+    reclaimIdleMs: 200,
+  });
+  const base = `http://127.0.0.1:${gateway.httpPort}`;
+  const auth = { authorization: 'Bearer dev-key' };
+  const call = async (path: string, init: RequestInit) => {
+    const res = await fetch(`${base}${path}`, init);
+    const text = await res.text();
+    return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+  let receipts = 0;
+  let waiters: Array<{ target: number; resolve: () => void }> = [];
+  sim.on('delivered', (pdu: Pdu<'deliver_sm'> | { esm_class?: number }) => {
+    if ((pdu.esm_class ?? 0) !== 0x04) return;
+    receipts++;
+    waiters = waiters.filter((w) => {
+      if (receipts < w.target) return true;
+      w.resolve();
+      return false;
+    });
+  });
+  // Sluice is ready once its bind is up.
+  while (sim.stats().binds.transceiver === 0) await once(sim.server, 'bound');
+  return {
+    sim,
+    gateway,
+    config,
+    post: (path, body, headers = {}) =>
+      call(path, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }),
+    get: (path) => call(path, { headers: auth }),
+    async statusReached(id, status) {
+      // Listen first, then look: a transition between the two is not missed.
+      const seen = new Promise<MessageRecord>((resolve) => {
+        const onStatus = (r: MessageRecord) => {
+          if (r.id === id && r.status === status) {
+            gateway.events.off('status', onStatus);
+            resolve(r);
+          }
+        };
+        gateway.events.on('status', onStatus);
+      });
+      const [now] = await gateway.store.messages.getMany([id]);
+      if (now?.status === status) return now;
+      return seen;
+    },
+    receiptsAccepted(n) {
+      const target = receipts + n;
+      return new Promise<void>((resolve) => {
+        if (receipts >= target) resolve();
+        else waiters.push({ target, resolve });
+      });
+    },
+    async stop() {
+      await gateway.stop('test done');
+      await sim.stop();
+    },
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * The whole SMS path over real sockets: HTTP → sluice → SMPP → the simulator → receipt → status,
+ * once with the memory store and once with a real redis-server.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StoreConfig } from '../../src/config/types.js';
+import { CommandStatus } from '../../src/smpp/constants.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { type Rig, startRig } from './helpers.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+let rig: Rig | null = null;
+afterEach(async () => {
+  await rig?.stop();
+  rig = null;
+});
+
+const stores: Array<[string, () => StoreConfig]> = [
+  ['memory', () => ({ kind: 'memory' })],
+  [
+    'redis',
+    () => ({ kind: 'redis', url: redis.url, keyPrefix: `e2e${Math.random().toString(36).slice(2, 8)}` }),
+  ],
+];
+
+const LONG = 'Your parcel 4711 is out for delivery today between 10:00 and 14:00. '.repeat(6).trim();
+
+describe.each(stores)('end to end with the %s store', (_, store) => {
+  it('accepts a message with 202, sends it, and shows it delivered once the receipt is in', async () => {
+    rig = await startRig({ store: store() });
+    const res = await rig.post('/v1/messages', {
+      from: '12345',
+      to: '+447700900123',
+      body: 'Your code is 4711',
+    });
+    expect(res.status).toBe(202);
+    const id = res.json.id as string;
+    expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    await rig.statusReached(id, 'delivered');
+    const got = await rig.get(`/v1/messages/${id}`);
+    expect(got.status).toBe(200);
+    expect(got.json.status).toBe('delivered');
+    const events = (got.json.events as Array<{ status: string }>).map((e) => e.status);
+    expect(events).toEqual(['accepted', 'queued', 'sending', 'sent', 'delivered']);
+    const parts = got.json.parts as Array<{ state: string; smscId: string | null }>;
+    expect(parts).toHaveLength(1);
+    expect(parts[0]?.state).toBe('delivered');
+    expect(parts[0]?.smscId).toMatch(/^[0-9a-f]{10,}$/);
+    expect(rig.sim.stats().submits).toBe(1);
+  });
+
+  it('delivers a 3-part message only once all 3 parts have their receipts', async () => {
+    rig = await startRig({ store: store(), sim: { holdReceipts: true } });
+    const res = await rig.post('/v1/messages', { from: '12345', to: '+447700900123', body: LONG });
+    expect(res.status).toBe(202);
+    const id = res.json.id as string;
+    const sent = await rig.statusReached(id, 'sent');
+    expect(sent.parts.map((p) => p.state)).toEqual(['submitted', 'submitted', 'submitted']);
+    for (let i = 1; i <= 2; i++) {
+      const accepted = rig.receiptsAccepted(1);
+      rig.sim.releaseReceipts(1);
+      await accepted;
+      const mid = (await rig.gateway.store.messages.getMany([id]))[0]!;
+      expect(mid.status).toBe('sent');
+      expect(mid.parts.filter((p) => p.state === 'delivered')).toHaveLength(i);
+    }
+    rig.sim.releaseReceipts(1);
+    const done = await rig.statusReached(id, 'delivered');
+    expect(done.parts.every((p) => p.state === 'delivered')).toBe(true);
+    // Concatenated with a UDH: three submit_sm with esm_class 0x40 and one shared reference.
+    expect(rig.sim.stats().submits).toBe(3);
+  });
+
+  it('retries a submit the SMSC throttles (ESME_RTHROTTLED) and still delivers the message', async () => {
+    let throttled = 0;
+    rig = await startRig({
+      store: store(),
+      sim: {
+        decideSubmit: () => {
+          if (throttled < 2) {
+            throttled++;
+            return CommandStatus.ESME_RTHROTTLED;
+          }
+          return 0;
+        },
+      },
+    });
+    const res = await rig.post('/v1/messages', {
+      from: '12345',
+      to: '+447700900123',
+      body: 'Payment reminder',
+    });
+    const done = await rig.statusReached(res.json.id as string, 'delivered');
+    expect(throttled).toBe(2);
+    expect(done.attempts).toBe(3);
+  });
+
+  it('fails a message on a permanent error (ESME_RINVDSTADR), naming it', async () => {
+    rig = await startRig({ store: store(), sim: { decideSubmit: () => CommandStatus.ESME_RINVDSTADR } });
+    const res = await rig.post('/v1/messages', { from: '12345', to: '+447700900123', body: 'Fraud alert' });
+    const failed = await rig.statusReached(res.json.id as string, 'failed');
+    expect(failed.parts[0]?.error).toBe('ESME_RINVDSTADR');
+    expect(failed.error?.code).toBe('ESME_RINVDSTADR');
+    const got = await rig.get(`/v1/messages/${res.json.id as string}`);
+    expect(got.json.status).toBe('failed');
+  });
+
+  it('gives one message for two requests with the same Idempotency-Key', async () => {
+    rig = await startRig({ store: store() });
+    const body = { from: '12345', to: '+447700900123', body: 'Appointment tomorrow at 9' };
+    const first = await rig.post('/v1/messages', body, { 'idempotency-key': 'order-1234' });
+    const second = await rig.post('/v1/messages', body, { 'idempotency-key': 'order-1234' });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(200);
+    expect(second.json.id).toBe(first.json.id);
+    await rig.statusReached(first.json.id as string, 'delivered');
+    expect(rig.sim.stats().submits).toBe(1);
+  });
+
+  it('matches receipts whose id is written in another base than the submit response', async () => {
+    rig = await startRig({
+      store: store(),
+      sim: { idFormat: 'hex', receiptIdFormat: 'dec', receiptTlvs: false },
+    });
+    const res = await rig.post('/v1/messages', {
+      from: '12345',
+      to: '+447700900123',
+      body: 'Delivery notice',
+    });
+    const done = await rig.statusReached(res.json.id as string, 'delivered');
+    expect(done.parts[0]?.smscId).toMatch(/^0*[0-9a-f]+$/);
+  });
+
+  it('takes a batch: valid items queued and delivered, invalid ones reported by index', async () => {
+    rig = await startRig({ store: store() });
+    const res = await rig.post('/v1/messages/batch', {
+      messages: [
+        { from: '12345', to: '+447700900123', body: 'one' },
+        { from: '12345', to: 'not-a-number', body: 'two' },
+        { from: '12345', to: '+447700900124', body: 'three' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const results = res.json.results as Array<{ index: number; status: number; message?: { id: string } }>;
+    expect(results.map((r) => r.status)).toEqual([202, 422, 202]);
+    await Promise.all([
+      rig.statusReached(results[0]!.message!.id, 'delivered'),
+      rig.statusReached(results[2]!.message!.id, 'delivered'),
+    ]);
+  });
+});
