@@ -140,9 +140,16 @@ export function checkConfig(value: unknown, env: Env, source: string): SluiceCon
 /** Parses and checks YAML text; `source` names it in messages (a file path, or '<config>'). */
 export function parseConfig(yamlText: string, env: Env, source = '<config>'): SluiceConfig {
   const lineCounter = new LineCounter();
-  // failsafe: every scalar is a string and the reads convert (see reader.ts). prettyErrors off: the
-  // pretty form quotes the offending source line, which may hold a password.
-  const doc = parseDocument(yamlText, { schema: 'failsafe', merge: true, prettyErrors: false, lineCounter });
+  // failsafe + null: a plain ~, null or empty value is null, every other scalar a string that the
+  // reads convert (see reader.ts); a quoted 'null' stays text. prettyErrors off: the pretty form
+  // quotes the offending source line, which may hold a password.
+  const doc = parseDocument(yamlText, {
+    schema: 'failsafe',
+    customTags: ['null'],
+    merge: true,
+    prettyErrors: false,
+    lineCounter,
+  });
   if (doc.errors.length > 0) {
     const lines = doc.errors.map((e) => {
       const at = lineCounter.linePos(e.pos[0]);
@@ -303,7 +310,7 @@ function readStore(c: Checker, top: Section): StoreConfig {
   }
   const url = s.string('url', 'a redis:// or rediss:// URL');
   // Never shown: a Redis URL carries its password.
-  if (s.has('url') && !isRedisUrl(url))
+  if (typeof s.raw('url') === 'string' && !isRedisUrl(url))
     s.fail('url', 'must be a redis:// or rediss:// URL', { secret: true });
   return { kind, url, keyPrefix: s.string('keyPrefix', 'a string', 'sluice:') };
 }
@@ -323,8 +330,8 @@ function readSimulator(s: Section): SimulatorConfig {
     enabled: s.boolean('enabled', false),
     host: host(s, '127.0.0.1'),
     port: s.integer('port', 0, 65_535, 2775),
-    systemId: smppString(s, 'systemId', 15, 'sluice'),
-    password: smppString(s, 'password', 8, 'sluice'),
+    systemId: smppString(s, 'systemId', 15, 'sluice', { nonEmpty: true }),
+    password: smppString(s, 'password', 8, 'sluice', { secret: true }),
     dlrDelayMs: s.integer('dlrDelayMs', 0, 3_600_000, 100),
   };
 }
@@ -352,7 +359,7 @@ function readConnectors(c: Checker, top: Section): Named<ConnectorConfig> {
       host: host(s),
       port: s.integer('port', 0, 65_535, 2775),
       tls: readTls(s),
-      systemId: smppString(s, 'systemId', 15),
+      systemId: smppString(s, 'systemId', 15, undefined, { nonEmpty: true }),
       password: smppString(s, 'password', 8, undefined, { secret: true }),
       systemType: smppString(s, 'systemType', 12, ''),
       bind: s.oneOf('bind', BIND_PLANS, 'transceiver'),
@@ -471,11 +478,7 @@ function readRoutes(
   return items.map((item, i) => {
     const s = c.section(item.path, item.value, ROUTE_KEYS, { item: true });
     const connector = s.string('connector', 'the name of a connector');
-    if (
-      s.has('connector') &&
-      typeof s.raw('connector') === 'string' &&
-      !connectors.known.includes(connector)
-    ) {
+    if (typeof s.raw('connector') === 'string' && !connectors.known.includes(connector)) {
       const path = s.pathOf('connector');
       c.report(path, `${c.shown(path, connector)} is not a connector (known: ${listed(connectors.known)})`);
     }
@@ -522,7 +525,7 @@ function readApiKeys(
     const s = c.section(item.path, item.value, API_KEY_KEYS, { item: true });
     const mark = c.mark();
     const name = s.string('name', NAME_RULE);
-    if (s.has('name') && !NAME.test(name)) s.fail('name', `must be ${NAME_RULE}`);
+    if (typeof s.raw('name') === 'string' && !NAME.test(name)) s.fail('name', `must be ${NAME_RULE}`);
     if (c.cleanSince(mark)) unique(c, names, s.pathOf('name'), name, 'API key name');
 
     const keyMark = c.mark();
@@ -580,7 +583,7 @@ function smppString(
   key: string,
   max: number,
   fallback?: string,
-  options: { secret?: boolean } = {},
+  options: { secret?: boolean; nonEmpty?: boolean } = {},
 ): string {
   const what = `at most ${max} printable ASCII characters (an SMPP C-string)`;
   const value = s.string(key, what, fallback);
@@ -591,8 +594,8 @@ function smppString(
     s.fail(key, `must be at most ${max} characters (an SMPP C-string), got ${value.length}`, {
       secret: true,
     });
-  } else if (fallback === undefined && value === '' && !options.secret) {
-    s.fail(key, `must not be empty`);
+  } else if (options.nonEmpty && value === '') {
+    s.fail(key, 'must not be empty');
   }
   return value;
 }

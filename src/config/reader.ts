@@ -4,9 +4,9 @@
  * placeholder: the caller throws when any problem was recorded, so placeholders never escape.
  *
  * Values may be JS numbers and booleans (a config built in code) or strings: YAML is parsed with
- * the failsafe schema, where every scalar is a string, and the reads below convert. That keeps
- * `port: ${PORT}` working, keeps `address: 0800123` from losing its leading zero, and rejects
- * YAML 1.1 spellings such as `yes` instead of silently reading them as text.
+ * the failsafe schema plus null, where every other scalar is a string, and the reads below convert.
+ * That keeps `port: ${PORT}` working, keeps `address: 0800123` from losing its leading zero, and
+ * refuses YAML 1.1 spellings such as `yes` instead of silently reading them as something else.
  */
 
 const INTEGER = /^[-+]?[0-9]+$/;
@@ -84,17 +84,12 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** YAML's null spellings: an empty value, `~` or `null` leaves an optional setting at its default. */
+/**
+ * Unset: the key is missing, or null (an empty value, `~` or `null` in YAML). For settings that are
+ * not text, '' (written, or an empty ${VAR}) counts too; text reads '' as a value.
+ */
 function isAbsent(value: unknown): boolean {
-  return (
-    value === undefined ||
-    value === null ||
-    value === '' ||
-    value === '~' ||
-    value === 'null' ||
-    value === 'Null' ||
-    value === 'NULL'
-  );
+  return value === undefined || value === null || value === '';
 }
 
 /** Collects problems across the whole tree. */
@@ -233,8 +228,8 @@ export class Section {
   }
 
   /**
-   * A string; without a default it is required. Strings are taken as written (an empty value is
-   * the empty string), since '' is a meaningful password or system_type.
+   * A string; without a default it is required. '' is a value, not unset: it is a meaningful
+   * password or system_type.
    */
   string(key: string, what: string, fallback?: string): string {
     const value = this.#record[key];
@@ -250,7 +245,7 @@ export class Section {
     return value;
   }
 
-  /** A string or null; YAML's null spellings read as null. */
+  /** A string or null; '' reads as null too. */
   nullableString(key: string, what: string): string | null {
     const value = this.#record[key];
     if (isAbsent(value)) return null;

@@ -199,6 +199,7 @@ describe('routes', () => {
       "routes[2].connector 'carrier-x' is not a connector (known: carrier-a, sim)",
     ],
     ['routes[2].connector', undefined, 'routes[2].connector is required (the name of a connector)'],
+    ['routes[2].connector', '', "routes[2].connector '' is not a connector (known: carrier-a, sim)"],
     [
       'routes[0].senders',
       ['99999'],
@@ -365,6 +366,13 @@ describe('API keys', () => {
       "apiKeys[0].name must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got 'web shop'",
     ],
   ]);
+  rejects([
+    [
+      'apiKeys[0].name',
+      '',
+      "apiKeys[0].name must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ''",
+    ],
+  ]);
   accepts([
     ['apiKeys[0].key', 'k'.repeat(16)],
     ['apiKeys[0].senders', ['Acme', '12345']],
@@ -423,6 +431,7 @@ describe('store', () => {
     ['store.kind', 'postgres', "store.kind must be one of memory, redis, got 'postgres'"],
     ['store.url', undefined, 'store.url is required (a redis:// or rediss:// URL)'],
     ['store.url', 'localhost:6379', 'store.url must be a redis:// or rediss:// URL'],
+    ['store.url', '', 'store.url must be a redis:// or rediss:// URL'],
     ['store.url', 'redis://[::1', 'store.url must be a redis:// or rediss:// URL'],
   ]);
   accepts([
@@ -474,6 +483,7 @@ describe('HTTP, messages, TTLs, log, simulator, shutdown', () => {
       'sluice-sim',
       'simulator.password must be at most 8 characters (an SMPP C-string), got 10',
     ],
+    ['simulator.systemId', '', "simulator.systemId must not be empty, got ''"],
     ['shutdownTimeoutSeconds', 0, 'shutdownTimeoutSeconds must be an integer 1..3600, got 0'],
   ]);
   accepts([
