@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { MemoryStore } from '../../src/store/memory/index.js';
+import { createStore, MemoryStore } from '../../src/store/index.js';
 import { describeStoreContract, makeRecord } from './contract.js';
 
 const TTL_SECONDS = 3600;
@@ -22,6 +22,12 @@ describeStoreContract(
 );
 
 describe('MemoryStore', () => {
+  it('createStore builds it for { kind: memory }', () => {
+    const store = createStore({ kind: 'memory' }, { ttl: { messageSeconds: 60 } });
+    expect(store).toBeInstanceOf(MemoryStore);
+    expect(store.kind).toBe('memory');
+  });
+
   it('rejects a TTL that is not a positive number of seconds', async () => {
     expect(() => new MemoryStore({ messageTtlSeconds: 0 })).toThrow(/messageTtlSeconds must be a positive/);
     const store = new MemoryStore({ messageTtlSeconds: 60 });

@@ -1,0 +1,450 @@
+/**
+ * The shared, durable store: Redis (≥ 7.0: SET NX GET, GETDEL, XAUTOCLAIM) through ioredis with
+ * auto-pipelining, so that the many small commands issued in one tick (a batch's correlations,
+ * putFinal's SETs, many callers' reads) leave as one write and cost one round trip. Every
+ * read-modify-write is a Lua script (lua.ts); the key layout is in keys.ts.
+ *
+ * Written for one Redis primary. Under Redis Cluster the per-connector scripts stay valid (their
+ * keys share a hash tag), but enqueue's script and getMany's MGET touch records in many slots
+ * and would need splitting per slot, which gives up enqueue's atomicity across records.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { type Clock, systemClock } from '../../clock.js';
+import type { MessageRecord, PartRef } from '../../core/types.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { DuplicateMessageError, ttlSeconds } from '../errors.js';
+import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
+import { GROUP, RedisKeys } from './keys.js';
+import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, runScript } from './lua.js';
+
+export { GROUP, RedisKeys } from './keys.js';
+
+export interface RedisStoreOptions {
+  /** redis://[user:password@]host:port[/db] (rediss:// for TLS). */
+  url: string;
+  /** Prefix of every key; default 'sluice'. */
+  keyPrefix?: string;
+  /** How long a message record is kept after enqueue or putFinal wrote it. */
+  messageTtlSeconds: number;
+  /** Decides when deferred entries are due. */
+  clock?: Clock;
+  logger?: Logger;
+  /** ioredis options laid over the store's own (auto-pipelining stays on). */
+  redisOptions?: RedisOptions;
+}
+
+/** Most deferred entries one claim moves back to the stream: bounds the script's run time. */
+const MAX_DUE_MOVED = 1000;
+
+/**
+ * The record's JSON with `version` as its first key, so the compare-and-set script reads it with
+ * an anchored match instead of decoding the whole record.
+ */
+export function encodeRecord(record: MessageRecord): string {
+  const { version, ...rest } = record;
+  return JSON.stringify({ version, ...rest });
+}
+
+function decodeRecord(json: string | null): MessageRecord | null {
+  return json === null ? null : (JSON.parse(json) as MessageRecord);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** What the three parts of the store share. */
+interface Context {
+  readonly redis: Redis;
+  readonly keys: RedisKeys;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  readonly keys: RedisKeys;
+  readonly messages: RedisMessageStore;
+  readonly queue: RedisQueueStore;
+  readonly correlation: RedisCorrelationStore;
+  readonly #redis: Redis;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: RedisStoreOptions) {
+    const logger = options.logger ?? silentLogger;
+    this.keys = new RedisKeys(options.keyPrefix ?? 'sluice');
+    this.#redis = new Redis(options.url, {
+      ...options.redisOptions,
+      enableAutoPipelining: true,
+      // RESP2, whatever ioredis defaults to (6 speaks RESP3): the reply shapes this store parses
+      // from call() and scripts are RESP2's, and RESP3 buys nothing here.
+      protocol: 2,
+    });
+    // Without a listener ioredis prints connection errors itself; they belong in the log.
+    this.#redis.on('error', (err: unknown) => logger.warn({ err }, 'redis store: connection error'));
+    const ctx: Context = { redis: this.#redis, keys: this.keys, clock: options.clock ?? systemClock, logger };
+    this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
+    this.queue = new RedisQueueStore(ctx);
+    this.correlation = new RedisCorrelationStore(ctx);
+  }
+
+  async ping(): Promise<void> {
+    await this.#redis.ping();
+  }
+
+  /** Ends waiting claims (they resolve with no entries), then quits after pending replies. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.queue.close();
+      await this.#redis.quit().catch(() => this.#redis.disconnect());
+    })();
+    return this.#closing;
+  }
+}
+
+export class RedisMessageStore implements MessageStore {
+  readonly #ctx: Context;
+  readonly #ttl: number;
+
+  constructor(ctx: Context, ttl: number) {
+    this.#ctx = ctx;
+    this.#ttl = ttl;
+  }
+
+  async enqueue(records: readonly MessageRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const { keys } = this.#ctx;
+    const seen = new Set<string>();
+    const scriptKeys: string[] = [];
+    const args: Array<string | number> = [this.#ttl];
+    for (const r of records) {
+      // The script checks the store; a batch that names one id twice is caught here.
+      if (seen.has(r.id)) throw new DuplicateMessageError(r.id);
+      seen.add(r.id);
+      scriptKeys.push(keys.message(r.id), keys.stream(r.connector));
+      args.push(r.id, encodeRecord(r));
+    }
+    // One script for the whole batch: atomic on one primary (see the note at the top of the file).
+    const reply = await runScript(this.#ctx.redis, ENQUEUE, scriptKeys, args);
+    if (typeof reply === 'string') throw new DuplicateMessageError(reply);
+  }
+
+  async putFinal(records: readonly MessageRecord[]): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    // Issued in one tick: auto-pipelining sends them as one write.
+    await Promise.all(records.map((r) => redis.set(keys.message(r.id), encodeRecord(r), 'EX', this.#ttl)));
+  }
+
+  async getMany(ids: readonly string[]): Promise<Array<MessageRecord | null>> {
+    if (ids.length === 0) return [];
+    const { redis, keys } = this.#ctx;
+    const values = await redis.mget(ids.map((id) => keys.message(id)));
+    return values.map(decodeRecord);
+  }
+
+  async compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean> {
+    const { redis, keys } = this.#ctx;
+    const reply = await runScript(
+      redis,
+      COMPARE_AND_SET,
+      [keys.message(record.id)],
+      [String(expectedVersion), encodeRecord(record)],
+    );
+    return reply === 1;
+  }
+
+  async claimIdempotencyKey(
+    account: string,
+    key: string,
+    messageId: string,
+    ttl: number,
+  ): Promise<string | null> {
+    const { redis, keys } = this.#ctx;
+    // SET NX GET (Redis ≥ 7.0): binds the key and reports an earlier binding in one command.
+    const reply = await redis.call(
+      'SET',
+      keys.idempotency(account, key),
+      messageId,
+      'NX',
+      'GET',
+      'EX',
+      ttlSeconds('ttlSeconds', ttl),
+    );
+    return typeof reply === 'string' ? reply : null;
+  }
+
+  async releaseIdempotencyKey(account: string, key: string): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    await redis.del(keys.idempotency(account, key));
+  }
+}
+
+interface ClaimReply {
+  cursor: string;
+  /** Earliest notBefore still deferred, when nothing was handed out; else null. */
+  nextDue: number | null;
+  entries: QueueEntry[];
+}
+
+function parseClaimReply(reply: unknown): ClaimReply {
+  if (!Array.isArray(reply) || reply.length < 2 || (reply.length - 2) % 3 !== 0) {
+    throw new Error(`redis store: unexpected claim script reply ${JSON.stringify(reply)}`);
+  }
+  const entries: QueueEntry[] = [];
+  for (let i = 2; i < reply.length; i += 3) {
+    entries.push({
+      entryId: String(reply[i]),
+      messageId: String(reply[i + 1]),
+      deliveries: Number(reply[i + 2]),
+    });
+  }
+  const due = String(reply[1]);
+  return { cursor: String(reply[0]), nextDue: due === '' ? null : Number(due), entries };
+}
+
+/** XREADGROUP's reply for one stream: [[key, [[id, [field, value, ...]], ...]]], or null. */
+function parseReadReply(reply: unknown): QueueEntry[] {
+  if (reply === null) return [];
+  const stream: unknown = Array.isArray(reply) ? reply[0] : undefined;
+  const items: unknown = Array.isArray(stream) ? stream[1] : undefined;
+  if (!Array.isArray(items))
+    throw new Error(`redis store: unexpected XREADGROUP reply ${JSON.stringify(reply)}`);
+  const entries: QueueEntry[] = [];
+  for (const item of items) {
+    if (!Array.isArray(item) || !Array.isArray(item[1])) continue;
+    entries.push({ entryId: String(item[0]), messageId: String(item[1][1]), deliveries: 0 });
+  }
+  return entries;
+}
+
+export class RedisQueueStore implements QueueStore {
+  readonly #ctx: Context;
+  /** Connectors whose consumer group exists (or is being created). */
+  readonly #groups = new Map<string, Promise<void>>();
+  /** XAUTOCLAIM cursor per connector, so successive claims scan the whole pending list. */
+  readonly #cursors = new Map<string, string>();
+  /**
+   * One connection per (connector, consumer) for blocking reads: a BLOCK holds its connection
+   * until it returns, and the shared auto-pipelined one must never wait behind it.
+   */
+  readonly #blockers = new Map<string, Redis>();
+  #closed = false;
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+
+  async claim(
+    connector: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+    reclaimIdleMs: number,
+  ): Promise<QueueEntry[]> {
+    if (count <= 0) return [];
+    const idle = Number.isFinite(reclaimIdleMs) && reclaimIdleMs >= 0 ? Math.floor(reclaimIdleMs) : -1;
+    try {
+      const first = await this.#claimOnce(connector, consumer, count, idle);
+      if (first.entries.length > 0 || blockMs <= 0 || this.#closed) return first.entries;
+      // A deferred entry that falls due during the wait ends it early: the server cannot know.
+      let wait = blockMs;
+      if (first.nextDue !== null) wait = Math.min(blockMs, first.nextDue - this.#ctx.clock.now());
+      // BLOCK 0 would mean forever.
+      wait = Math.max(1, Math.ceil(wait));
+      this.#ctx.logger.debug({ connector, consumer, blockMs: wait }, 'claim: waiting for entries');
+      const read = await this.#withGroup(connector, () =>
+        this.#blockingRead(connector, consumer, count, wait),
+      );
+      if (read.length > 0 || wait >= blockMs || this.#closed) return read;
+      return (await this.#claimOnce(connector, consumer, count, idle)).entries;
+    } catch (err) {
+      // close() came first: a consumer loop ends quietly. Nothing was handed out to this call
+      // (or, if the reply was lost, it is reclaimed later), so no entry is lost.
+      if (this.#closed) return [];
+      throw err;
+    }
+  }
+
+  async ack(connector: string, entryIds: readonly string[]): Promise<void> {
+    if (entryIds.length === 0) return;
+    await runScript(this.#ctx.redis, ACK, [this.#ctx.keys.stream(connector)], [GROUP, ...entryIds]);
+  }
+
+  async defer(connector: string, entries: readonly QueueEntry[], notBefore: number): Promise<void> {
+    if (entries.length === 0) return;
+    const { redis, keys } = this.#ctx;
+    const args: Array<string | number> = [GROUP, Math.floor(notBefore)];
+    for (const e of entries) args.push(e.entryId, e.messageId);
+    await runScript(redis, DEFER, [keys.stream(connector), keys.deferred(connector)], args);
+  }
+
+  async depth(connector: string): Promise<number> {
+    const { redis, keys } = this.#ctx;
+    // Acked entries are deleted, so the stream's length is queued plus pending.
+    const [queued, deferred] = await Promise.all([
+      redis.xlen(keys.stream(connector)),
+      redis.zcard(keys.deferred(connector)),
+    ]);
+    return queued + deferred;
+  }
+
+  /** Drops the blocking connections: a claim waiting on one resolves with no entries. */
+  close(): void {
+    this.#closed = true;
+    for (const conn of this.#blockers.values()) conn.disconnect();
+    this.#blockers.clear();
+  }
+
+  async #claimOnce(connector: string, consumer: string, count: number, idle: number): Promise<ClaimReply> {
+    const { redis, keys, clock } = this.#ctx;
+    const reply = await this.#withGroup(connector, () =>
+      runScript(
+        redis,
+        CLAIM,
+        [keys.stream(connector), keys.deferred(connector)],
+        [
+          GROUP,
+          consumer,
+          count,
+          Math.floor(clock.now()),
+          idle,
+          this.#cursors.get(connector) ?? '0-0',
+          MAX_DUE_MOVED,
+        ],
+      ),
+    );
+    const parsed = parseClaimReply(reply);
+    this.#cursors.set(connector, parsed.cursor);
+    return parsed;
+  }
+
+  /**
+   * Runs `fn` once the consumer group exists; if Redis lost it meanwhile (the stream was deleted:
+   * FLUSHDB, a restore without it), creates it again and retries once.
+   */
+  async #withGroup<T>(connector: string, fn: () => Promise<T>): Promise<T> {
+    await this.#ensureGroup(connector);
+    try {
+      return await fn();
+    } catch (err) {
+      if (!errorMessage(err).includes('NOGROUP')) throw err;
+      this.#groups.delete(connector);
+      await this.#ensureGroup(connector);
+      return fn();
+    }
+  }
+
+  #ensureGroup(connector: string): Promise<void> {
+    let created = this.#groups.get(connector);
+    if (created === undefined) {
+      const { redis, keys, logger } = this.#ctx;
+      // From id 0: entries enqueued before the group existed are read too.
+      created = redis.call('XGROUP', 'CREATE', keys.stream(connector), GROUP, '0', 'MKSTREAM').then(
+        () => logger.debug({ connector }, 'redis store: consumer group created'),
+        (err: unknown) => {
+          if (errorMessage(err).startsWith('BUSYGROUP')) return;
+          this.#groups.delete(connector);
+          throw err;
+        },
+      );
+      this.#groups.set(connector, created);
+    }
+    return created;
+  }
+
+  async #blockingRead(connector: string, consumer: string, count: number, ms: number): Promise<QueueEntry[]> {
+    const conn = this.#blocker(connector, consumer);
+    const reply = await conn.call(
+      'XREADGROUP',
+      'GROUP',
+      GROUP,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      ms,
+      'STREAMS',
+      this.#ctx.keys.stream(connector),
+      '>',
+    );
+    return parseReadReply(reply);
+  }
+
+  #blocker(connector: string, consumer: string): Redis {
+    const key = `${connector.length}:${connector}${consumer}`;
+    let conn = this.#blockers.get(key);
+    if (conn === undefined) {
+      const { redis, logger } = this.#ctx;
+      // One command at a time on it: pipelining buys nothing.
+      conn = redis.duplicate({ enableAutoPipelining: false, protocol: 2 });
+      conn.on('error', (err: unknown) =>
+        logger.warn({ err, connector, consumer }, 'redis store: blocking connection error'),
+      );
+      this.#blockers.set(key, conn);
+    }
+    return conn;
+  }
+}
+
+/** Correlation values: `<part>:<messageId>` (the part is digits, so the first ':' splits). */
+function encodeRef(ref: PartRef): string {
+  return `${ref.part}:${ref.messageId}`;
+}
+
+function decodeRef(value: string | null): PartRef | null {
+  if (value === null) return null;
+  const colon = value.indexOf(':');
+  return { messageId: value.slice(colon + 1), part: Number(value.slice(0, colon)) };
+}
+
+export class RedisCorrelationStore implements CorrelationStore {
+  readonly #ctx: Context;
+
+  constructor(ctx: Context) {
+    this.#ctx = ctx;
+  }
+
+  async setCorrelations(
+    connector: string,
+    entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
+    ttl: number,
+  ): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    const ex = ttlSeconds('ttlSeconds', ttl);
+    const writes: Array<Promise<unknown>> = [];
+    // All issued in this tick: auto-pipelining makes them one round trip.
+    for (const { smscIds, ref } of entries) {
+      const value = encodeRef(ref);
+      for (const id of smscIds) writes.push(redis.set(keys.correlation(connector, id), value, 'EX', ex));
+    }
+    await Promise.all(writes);
+  }
+
+  async getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>> {
+    if (smscIds.length === 0) return [];
+    const { redis, keys } = this.#ctx;
+    // One slot ({c:<connector>}), so MGET is valid under Cluster too.
+    const values = await redis.mget(smscIds.map((id) => keys.correlation(connector, id)));
+    return values.map(decodeRef);
+  }
+
+  async stashReceipts(
+    connector: string,
+    entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
+    ttl: number,
+  ): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    const ex = ttlSeconds('ttlSeconds', ttl);
+    const writes: Array<Promise<unknown>> = [];
+    for (const { smscIds, receipt } of entries) {
+      for (const id of smscIds) writes.push(redis.set(keys.stash(connector, id), receipt, 'EX', ex));
+    }
+    await Promise.all(writes);
+  }
+
+  async takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>> {
+    const { redis, keys } = this.#ctx;
+    // GETDEL (Redis ≥ 6.2): read and delete in one command, so two instances never both take it.
+    return Promise.all(smscIds.map((id) => redis.getdel(keys.stash(connector, id))));
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The Redis key layout. The part in braces is the Redis Cluster hash tag: keys with the same tag
+ * share a slot, which is what lets one Lua script or MGET touch them together. So a connector's
+ * stream and deferred zset share `{q:<connector>}`, its correlations and stash share
+ * `{c:<connector>}`, and a message record is alone in `{<id>}` (records spread over the cluster).
+ */
+import { StoreArgumentError } from '../errors.js';
+
+/** The consumer group every dispatcher reads the connector streams through. */
+export const GROUP = 'dispatch';
+
+export class RedisKeys {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    // A brace in the prefix would become the hash tag of every key and put them all in one slot.
+    if (prefix.length === 0 || /[{}]/.test(prefix)) {
+      throw new StoreArgumentError(`Redis key prefix must be non-empty and without braces, got '${prefix}'`);
+    }
+    this.prefix = prefix;
+  }
+
+  /** String: the JSON of the MessageRecord, with a TTL. */
+  message(id: string): string {
+    return `${this.prefix}:m:{${id}}`;
+  }
+
+  /** Stream of the connector's queue: one entry per queued message, field `m` = message id. */
+  stream(connector: string): string {
+    return `${this.prefix}:{q:${connector}}:s`;
+  }
+
+  /** Zset of deferred message ids, scored by notBefore (ms since the epoch). */
+  deferred(connector: string): string {
+    return `${this.prefix}:{q:${connector}}:d`;
+  }
+
+  /** String: the message id an account's idempotency key is bound to, with a TTL. */
+  idempotency(account: string, key: string): string {
+    return `${this.prefix}:i:{${account}}:${key}`;
+  }
+
+  /** String: `<part>:<messageId>` of the part an SMSC id points at, with a TTL. */
+  correlation(connector: string, smscId: string): string {
+    return `${this.prefix}:{c:${connector}}:${smscId}`;
+  }
+
+  /** String: a receipt that arrived before its correlation, with a TTL. */
+  stash(connector: string, smscId: string): string {
+    return `${this.prefix}:{c:${connector}}:e:${smscId}`;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The Lua scripts of the Redis store: every read-modify-write that must be atomic, and the claim
+ * sequence, which is one round trip instead of four. Run through EVALSHA, falling back to EVAL
+ * when the server does not have the script cached yet (after a restart or SCRIPT FLUSH).
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/**
+ * KEYS: record key and stream key of each record, in pairs. ARGV[1]: TTL in seconds; then message
+ * id and JSON of each record, in pairs. Checks first, writes after: a record that already exists
+ * fails the whole call before anything is written (returns its id); else returns the count.
+ */
+export const ENQUEUE = script(
+  'enqueue',
+  `
+local n = #KEYS / 2
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then return ARGV[2 * i] end
+end
+local ttl = ARGV[1]
+for i = 1, n do
+  redis.call('SET', KEYS[2 * i - 1], ARGV[2 * i + 1], 'EX', ttl)
+  redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[2 * i])
+end
+return n
+`,
+);
+
+/**
+ * KEYS[1]: record key. ARGV[1]: expected version, ARGV[2]: new JSON. The record JSON always
+ * starts with {"version":N (see encodeRecord), so an anchored match reads the version without
+ * decoding the record and cannot be fooled by a "version" inside the body or a nested object.
+ * KEEPTTL: the record still expires when it was first meant to.
+ */
+export const COMPARE_AND_SET = script(
+  'compareAndSet',
+  `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+if string.match(cur, '^{"version":(%-?%d+)') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1
+`,
+);
+
+/**
+ * KEYS[1]: stream, KEYS[2]: deferred zset. ARGV: group, consumer, count, now (ms, the injected
+ * clock), reclaim idle ms (-1: no reclaim), XAUTOCLAIM cursor, most deferred entries to move.
+ *
+ * 1. Deferred entries due by `now` go back to the stream (XADD + ZREM), as new entries.
+ * 2. XAUTOCLAIM takes pending entries idle for at least the reclaim time (the server's clock:
+ *    the one all instances share), from the cursor on; their delivery count, read with XPENDING
+ *    after the claim, is one more than the times handed out before.
+ * 3. XREADGROUP '>' fills the rest with new entries (never blocking: scripts cannot).
+ *
+ * Returns { next cursor, earliest notBefore still deferred or '' (only when nothing was handed
+ * out, to bound a blocking wait), then entry id, message id, deliveries for each entry }.
+ */
+export const CLAIM = script(
+  'claim',
+  `
+local s, d = KEYS[1], KEYS[2]
+local group, consumer = ARGV[1], ARGV[2]
+local count = tonumber(ARGV[3])
+local idle = tonumber(ARGV[5])
+local out = { '0-0', '' }
+local due = redis.call('ZRANGEBYSCORE', d, '-inf', ARGV[4], 'LIMIT', 0, tonumber(ARGV[7]))
+if #due > 0 then
+  for i = 1, #due do redis.call('XADD', s, '*', 'm', due[i]) end
+  redis.call('ZREM', d, unpack(due))
+end
+local got = 0
+if idle >= 0 then
+  local r = redis.call('XAUTOCLAIM', s, group, consumer, idle, ARGV[6], 'COUNT', count)
+  out[1] = r[1]
+  for _, e in ipairs(r[2]) do
+    -- Redis 6.2 lists entries deleted from the stream with nil fields (7.0 drops them).
+    if e[2] then
+      local p = redis.call('XPENDING', s, group, e[1], e[1], 1)
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2][2]
+      out[#out + 1] = p[1][4] - 1
+      got = got + 1
+    end
+  end
+end
+if got < count then
+  local r = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count - got, 'STREAMS', s, '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2][2]
+      out[#out + 1] = 0
+      got = got + 1
+    end
+  end
+end
+if got == 0 then
+  local nxt = redis.call('ZRANGE', d, 0, 0, 'WITHSCORES')
+  if nxt[2] then out[2] = nxt[2] end
+end
+return out
+`,
+);
+
+/**
+ * KEYS[1]: stream. ARGV: group, then entry ids. Acked and deleted together, so XLEN stays the
+ * depth. In slices of 1000 because Redis's Lua cannot unpack more than ~8000 values at once.
+ */
+export const ACK = script(
+  'ack',
+  `
+local i = 2
+while i <= #ARGV do
+  local j = math.min(i + 999, #ARGV)
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, j))
+  redis.call('XDEL', KEYS[1], unpack(ARGV, i, j))
+  i = j + 1
+end
+return 0
+`,
+);
+
+/**
+ * KEYS[1]: stream, KEYS[2]: deferred zset. ARGV: group, notBefore, then entry id and message id
+ * pairs. An entry still in the stream is deleted and scheduled in the same step; one already
+ * gone (acked by whoever reclaimed it) is not resurrected.
+ */
+export const DEFER = script(
+  'defer',
+  `
+local s, d, group, nb = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+for i = 3, #ARGV, 2 do
+  if redis.call('XDEL', s, ARGV[i]) == 1 then redis.call('ZADD', d, nb, ARGV[i + 1]) end
+  redis.call('XACK', s, group, ARGV[i])
+end
+return 0
+`,
+);
+
+function isNoScript(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+/** EVALSHA, or EVAL when the server lost the script cache. */
+export async function runScript(
+  redis: Redis,
+  s: LuaScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): Promise<unknown> {
+  try {
+    return await redis.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!isNoScript(err)) throw err;
+    return redis.eval(s.source, keys.length, ...keys, ...args);
+  }
+}

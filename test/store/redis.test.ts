@@ -1,0 +1,302 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { createStore, RedisStore } from '../../src/store/index.js';
+import { GROUP } from '../../src/store/redis/index.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { describeStoreContract, makeRecord } from './contract.js';
+
+const TTL_SECONDS = 3600;
+
+let server: RedisServer;
+let admin: Redis;
+let prefixes = 0;
+
+beforeAll(async () => {
+  server = await startRedis();
+  // RESP2, like the store: the reply shapes below are RESP2's.
+  admin = new Redis(server.url, { protocol: 2 });
+});
+
+afterAll(async () => {
+  await admin?.quit();
+  await server?.stop();
+});
+
+function newStore(clock: ManualClock, keyPrefix = `t${++prefixes}`): RedisStore {
+  return new RedisStore({ url: server.url, keyPrefix, clock, messageTtlSeconds: TTL_SECONDS });
+}
+
+function asArray(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new Error(`expected an array, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * What time passing does to pending entries on the server: their idle time grows. Redis measures
+ * it by its own clock, so the test sets it with XCLAIM IDLE (same owner, same delivery count,
+ * JUSTID so nothing else changes) rather than waiting it out.
+ */
+async function agePending(prefix: string, ms: number): Promise<void> {
+  for (const key of await admin.keys(`${prefix}:{q:*}:s`)) {
+    const groups = asArray(await admin.call('XINFO', 'GROUPS', key));
+    if (groups.length === 0) continue;
+    for (const row of asArray(await admin.call('XPENDING', key, GROUP, '-', '+', 10_000))) {
+      const [id, consumer, idle, count] = asArray(row);
+      await admin.call(
+        'XCLAIM',
+        key,
+        GROUP,
+        String(consumer),
+        0,
+        String(id),
+        'IDLE',
+        Number(idle) + ms,
+        'RETRYCOUNT',
+        Number(count),
+        'JUSTID',
+      );
+    }
+  }
+}
+
+describeStoreContract(
+  'redis',
+  async () => {
+    const clock = new ManualClock();
+    const store = newStore(clock);
+    const prefix = store.keys.prefix;
+    return {
+      store,
+      clock,
+      messageTtlSeconds: TTL_SECONDS,
+      advance: async (ms) => {
+        clock.advance(ms);
+        await agePending(prefix, ms);
+      },
+      cleanup: () => store.close(),
+    };
+  },
+  { ttlFollowsClock: false },
+);
+
+/** The hash tag of a key as Redis Cluster reads it: what decides the slot. */
+function hashTag(key: string): string {
+  const open = key.indexOf('{');
+  const close = open < 0 ? -1 : key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : key;
+}
+
+/**
+ * Resolves once Redis reports `n` clients blocked. There is no event for "a command is now
+ * blocking on the server", so this asks INFO, one round trip at a time (no timer).
+ */
+async function blockedClients(n: number): Promise<void> {
+  for (let i = 0; i < 5_000; i++) {
+    const info = await admin.info('clients');
+    if (Number(/blocked_clients:(\d+)/.exec(info)?.[1]) >= n) return;
+  }
+  throw new Error(`never saw ${n} blocked clients`);
+}
+
+describe('RedisStore', () => {
+  it('lays out keys with the documented names, types, TTLs and hash tags', async () => {
+    const clock = new ManualClock();
+    const store = newStore(clock, 'layout');
+    try {
+      const a = makeRecord({ connector: 'smsc-a' });
+      const b = makeRecord({ connector: 'smsc-a' });
+      await store.messages.enqueue([a, b]);
+      const [, eb] = await store.queue.claim('smsc-a', 'w1', 2, 0, 60_000);
+      await store.queue.defer('smsc-a', [eb!], clock.now() + 5_000);
+      await store.messages.claimIdempotencyKey('acme', 'order-1', a.id, 600);
+      await store.correlation.setCorrelations(
+        'smsc-a',
+        [{ smscIds: ['0A1B'], ref: { messageId: a.id, part: 0 } }],
+        300,
+      );
+      await store.correlation.stashReceipts('smsc-a', [{ smscIds: ['0A1C'], receipt: 'r' }], 200);
+
+      const keys = {
+        recordA: `layout:m:{${a.id}}`,
+        recordB: `layout:m:{${b.id}}`,
+        stream: 'layout:{q:smsc-a}:s',
+        deferred: 'layout:{q:smsc-a}:d',
+        idempotency: 'layout:i:{acme}:order-1',
+        correlation: 'layout:{c:smsc-a}:0A1B',
+        stash: 'layout:{c:smsc-a}:e:0A1C',
+      };
+      expect((await admin.keys('layout:*')).sort()).toEqual(Object.values(keys).sort());
+      const types = await Promise.all(Object.values(keys).map((k) => admin.type(k)));
+      expect(types).toEqual(['string', 'string', 'stream', 'zset', 'string', 'string', 'string']);
+
+      const recordJson = await admin.get(keys.recordA);
+      expect(recordJson!.startsWith('{"version":1,')).toBe(true);
+      expect(JSON.parse(recordJson!)).toEqual(a);
+      const ttl = async (k: string): Promise<number> => admin.pttl(k);
+      expect(await ttl(keys.recordA)).toBeGreaterThan((TTL_SECONDS - 5) * 1000);
+      expect(await ttl(keys.recordA)).toBeLessThanOrEqual(TTL_SECONDS * 1000);
+      expect(await ttl(keys.idempotency)).toBeGreaterThan(595_000);
+      expect(await ttl(keys.idempotency)).toBeLessThanOrEqual(600_000);
+      expect(await ttl(keys.correlation)).toBeGreaterThan(295_000);
+      expect(await ttl(keys.correlation)).toBeLessThanOrEqual(300_000);
+      expect(await ttl(keys.stash)).toBeGreaterThan(195_000);
+      expect(await ttl(keys.stash)).toBeLessThanOrEqual(200_000);
+      // Queue keys live as long as the connector does.
+      expect(await ttl(keys.stream)).toBe(-1);
+      expect(await ttl(keys.deferred)).toBe(-1);
+
+      expect(await admin.get(keys.idempotency)).toBe(a.id);
+      expect(await admin.call('ZRANGE', keys.deferred, 0, -1, 'WITHSCORES')).toEqual([
+        b.id,
+        String(clock.now() + 5_000),
+      ]);
+      const entries = asArray(await admin.call('XRANGE', keys.stream, '-', '+'));
+      expect(entries.map((e) => asArray(e)[1])).toEqual([['m', a.id]]);
+      const groups = asArray(await admin.call('XINFO', 'GROUPS', keys.stream)).map((g) => asArray(g)[1]);
+      expect(groups).toEqual([GROUP]);
+
+      // One connector's queue keys share a slot, as do its correlation keys; records spread out.
+      expect(hashTag(keys.stream)).toBe(hashTag(keys.deferred));
+      expect(hashTag(keys.correlation)).toBe(hashTag(keys.stash));
+      expect(hashTag(keys.recordA)).not.toBe(hashTag(keys.recordB));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('compareAndSet keeps the record TTL', async () => {
+    const store = newStore(new ManualClock());
+    try {
+      const a = makeRecord();
+      await store.messages.enqueue([a]);
+      const key = store.keys.message(a.id);
+      await admin.pexpire(key, 500_000);
+      expect(await store.messages.compareAndSet({ ...a, version: 2 }, 1)).toBe(true);
+      const ttl = await admin.pttl(key);
+      expect(ttl).toBeGreaterThan(490_000);
+      expect(ttl).toBeLessThanOrEqual(500_000);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a second instance sees the same data and reclaims the first one’s pending entries', async () => {
+    const clock = new ManualClock();
+    const first = newStore(clock, 'shared');
+    const second = newStore(clock, 'shared');
+    try {
+      const [a, b] = [makeRecord(), makeRecord()];
+      await first.messages.enqueue([a, b]);
+      await first.correlation.setCorrelations(
+        'c1',
+        [{ smscIds: ['X1'], ref: { messageId: a.id, part: 0 } }],
+        60,
+      );
+      expect(await second.messages.getMany([a.id, b.id])).toEqual([a, b]);
+      expect(await second.correlation.getCorrelations('c1', ['X1'])).toEqual([{ messageId: a.id, part: 0 }]);
+      expect(await second.messages.claimIdempotencyKey('acme', 'k', 'm2', 60)).toBeNull();
+      expect(await first.messages.claimIdempotencyKey('acme', 'k', 'm1', 60)).toBe('m2');
+
+      const handed = await first.queue.claim('c1', 'instance-1', 10, 0, 60_000);
+      expect(handed.map((e) => e.messageId)).toEqual([a.id, b.id]);
+      // The first instance dies with both entries pending.
+      await first.close();
+      expect(await second.queue.claim('c1', 'instance-2', 10, 0, 60_000)).toEqual([]);
+      await agePending('shared', 60_000);
+      const reclaimed = await second.queue.claim('c1', 'instance-2', 10, 0, 60_000);
+      expect(reclaimed).toEqual(handed.map((e) => ({ ...e, deliveries: 1 })));
+      await second.queue.ack(
+        'c1',
+        reclaimed.map((e) => e.entryId),
+      );
+      expect(await second.queue.depth('c1')).toBe(0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('a blocked claim holds only its own connection and wakes on another instance’s enqueue', async () => {
+    const clock = new ManualClock();
+    const consumerSide = newStore(clock, 'blocking');
+    const producerSide = newStore(clock, 'blocking');
+    try {
+      const baseline = Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+      const waiting = consumerSide.queue.claim('c1', 'w1', 10, 20_000, 60_000);
+      await blockedClients(baseline + 1);
+      // The shared connection still answers while the claim blocks.
+      await consumerSide.ping();
+      expect(await consumerSide.messages.getMany(['nothing'])).toEqual([null]);
+      const a = makeRecord();
+      await producerSide.messages.enqueue([a]);
+      const got = await waiting;
+      expect(got.map((e) => e.messageId)).toEqual([a.id]);
+    } finally {
+      await consumerSide.close();
+      await producerSide.close();
+    }
+  });
+
+  it('close ends a claim blocked on the server with no entries', async () => {
+    const store = newStore(new ManualClock());
+    const baseline = Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+    const waiting = store.queue.claim('c1', 'w1', 10, 60_000, 60_000);
+    await blockedClients(baseline + 1);
+    await store.close();
+    expect(await waiting).toEqual([]);
+  });
+
+  it('a blocked claim ends early when a deferred entry falls due by the real clock', async () => {
+    const store = new RedisStore({ url: server.url, keyPrefix: 'realtime', messageTtlSeconds: TTL_SECONDS });
+    try {
+      const a = makeRecord();
+      await store.messages.enqueue([a]);
+      const [e] = await store.queue.claim('c1', 'w1', 1, 0, 60_000);
+      const notBefore = Date.now() + 100;
+      await store.queue.defer('c1', [e!], notBefore);
+      const got = await store.queue.claim('c1', 'w1', 1, 20_000, 60_000);
+      expect(got.map((x) => x.messageId)).toEqual([a.id]);
+      expect(Date.now()).toBeGreaterThanOrEqual(notBefore);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('recovers when the consumer group and the script cache are lost', async () => {
+    const store = newStore(new ManualClock(), 'lost');
+    try {
+      await store.queue.claim('c1', 'w1', 1, 0, 60_000);
+      await admin.flushdb();
+      await admin.script('FLUSH');
+      const a = makeRecord();
+      await store.messages.enqueue([a]);
+      expect((await store.queue.claim('c1', 'w1', 1, 0, 60_000)).map((e) => e.messageId)).toEqual([a.id]);
+      expect(await store.messages.compareAndSet({ ...a, version: 2 }, 1)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('createStore builds it for { kind: redis } with the configured prefix', async () => {
+    const store = createStore(
+      { kind: 'redis', url: server.url, keyPrefix: 'configured' },
+      { ttl: { messageSeconds: 60 } },
+    );
+    try {
+      expect(store).toBeInstanceOf(RedisStore);
+      expect(store.kind).toBe('redis');
+      const a = makeRecord();
+      await store.messages.putFinal([a]);
+      expect(await admin.exists(`configured:m:{${a.id}}`)).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses a key prefix with braces, which would put every key in one slot', () => {
+    expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}', messageTtlSeconds: 60 })).toThrow(
+      /without braces/,
+    );
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * A real redis-server for one test file: spawned on a free port with persistence off, ready once
+ * it logs "Ready to accept connections" (an event, not a polling loop), stopped in afterAll.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  /** SIGTERM, resolved once the process has exited. */
+  stop(): Promise<void>;
+  /** SIGKILL at once: a crash, for durability tests. */
+  kill9(): void;
+}
+
+/** A port free right now (the OS picks it); redis-server binds it a moment later. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  return address.port;
+}
+
+function spawnOn(port: number): Promise<RedisServer> {
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let exited = child.exitCode !== null;
+  const exit = once(child, 'exit').then(() => {
+    exited = true;
+  });
+  return new Promise<RedisServer>((resolve, reject) => {
+    let log = '';
+    const onData = (chunk: Buffer): void => {
+      log += chunk.toString('utf8');
+      if (!log.includes('Ready to accept connections')) return;
+      child.stdout?.off('data', onData);
+      // Keep draining: a full pipe would stall the server.
+      child.stdout?.resume();
+      child.off('exit', onEarlyExit);
+      resolve({
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        async stop() {
+          if (!exited) child.kill('SIGTERM');
+          await exit;
+        },
+        kill9() {
+          if (!exited) child.kill('SIGKILL');
+        },
+      });
+    };
+    const onEarlyExit = (code: number | null, signal: string | null): void => {
+      reject(
+        new Error(`redis-server on port ${port} exited (${code ?? signal}) before it was ready:\n${log}`),
+      );
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log += chunk.toString('utf8');
+    });
+    child.once('exit', onEarlyExit);
+    // ENOENT: redis-server is not installed (.ci/run installs it).
+    child.once('error', reject);
+  });
+}
+
+/** Starts redis-server; tries another port if the chosen one was taken in between. */
+export async function startRedis(): Promise<RedisServer> {
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      return await spawnOn(await freePort());
+    } catch (err) {
+      if (err instanceof Error && 'code' in err && err.code === 'ENOENT') throw err;
+      lastError = err;
+    }
+  }
+  throw lastError;
+}
