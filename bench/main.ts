@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<number> }>> = {
   smpp: () => import('./smpp.js'),
   codec: () => import('./codec.js'),
+  e2e: () => import('./e2e.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -3,6 +3,7 @@
  * Checks meaning (the HTTP layer checked shape): the number is E.164, the sender is configured
  * and the account may use it, a route exists, and the text can be sent within the part limit.
  */
+import { randomBytes } from 'node:crypto';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { monotonicFactory } from 'ulid';
 import { planMessage } from '../codec/index.js';
@@ -27,7 +28,7 @@ export class Intake {
   readonly #config: SluiceConfig;
   readonly #router: Router;
   readonly #now: () => number;
-  readonly #ulid = monotonicFactory();
+  readonly #ulid = monotonicFactory(pooledRandom());
 
   constructor(options: IntakeOptions) {
     this.#config = options.config;
@@ -114,6 +115,24 @@ export class Intake {
       },
     };
   }
+}
+
+/**
+ * Random numbers in [0, 1) for ULIDs, drawn from a crypto-random pool refilled 4 KiB at a time:
+ * the library's default asks the OS for bytes on every draw, 5% of the CPU under load.
+ */
+function pooledRandom(): () => number {
+  let pool = randomBytes(4096);
+  let at = 0;
+  return () => {
+    if (at + 4 > pool.length) {
+      pool = randomBytes(4096);
+      at = 0;
+    }
+    const n = pool.readUInt32BE(at);
+    at += 4;
+    return n / 0x1_0000_0000;
+  };
 }
 
 /** E.164 digits without '+', or a 422 naming the field. */

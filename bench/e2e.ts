@@ -1,0 +1,205 @@
+/**
+ * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]`
+ *
+ * The whole path under load: autocannon → sluice's HTTP API (in a child process, on a real
+ * redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
+ * Two runs: single-message requests to POST /v1/messages, and POST /v1/messages/batch.
+ * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
+ * accept latency and sluice's peak RSS.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Simulator } from '../src/sim/index.js';
+import { startRedis } from '../test/support/redis-server.js';
+
+const KEY = 'bench-key-0123456789abcdef';
+const ROOT = new URL('../', import.meta.url).pathname;
+
+interface RunResult {
+  endpoint: string;
+  requests: number;
+  messagesAccepted: number;
+  seconds: number;
+  acceptedPerSec: number;
+  endToEndSeconds: number;
+  endToEndPerSec: number;
+  acceptP50Ms: number;
+  acceptP99Ms: number;
+  non2xx: number;
+  sluicePeakRssMb: number;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+function peakRssMb(pid: number): number {
+  // VmHWM: the resident set's high-water mark, kept by the kernel for the process's lifetime.
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+async function startSluice(config: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`sluice exited with ${code}`)));
+    lines.on('line', (line) => {
+      if (line.includes('"HTTP API listening"')) resolve();
+    });
+  });
+  return child;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean' },
+      seconds: { type: 'string' },
+      connections: { type: 'string' },
+      'batch-size': { type: 'string' },
+      store: { type: 'string' },
+    },
+  });
+  const seconds = Number(values.seconds ?? 10);
+  const connections = Number(values.connections ?? 64);
+  const batchSize = Number(values['batch-size'] ?? 100);
+  const storeKind = values.store ?? 'redis';
+  if (
+    !(seconds > 0) ||
+    !(connections > 0) ||
+    !(batchSize >= 1 && batchSize <= 1000) ||
+    !['redis', 'memory'].includes(storeKind)
+  ) {
+    console.error(
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory]',
+    );
+    return 2;
+  }
+
+  const redis = storeKind === 'redis' ? await startRedis() : null;
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
+  const runs: RunResult[] = [];
+  try {
+    for (const endpoint of ['/v1/messages', '/v1/messages/batch']) {
+      const sim = new Simulator({
+        port: 0,
+        accounts: [{ systemId: 'sluice', password: 'sluice' }],
+        dlrDelayMs: 0,
+        window: 1000,
+      });
+      const { smpp } = await sim.start();
+      const httpPort = await freePort();
+      const config = join(dir, 'sluice.yaml');
+      writeFileSync(
+        config,
+        `
+http: { host: 127.0.0.1, port: ${httpPort}, maxBodyBytes: 4194304 }
+store: ${redis ? `{ kind: redis, url: '${redis.url}', keyPrefix: 'b${runs.length}' }` : '{ kind: memory }'}
+connectors:
+  - { name: sim, host: 127.0.0.1, port: ${smpp.port}, systemId: sluice, password: sluice, window: 500, binds: 2, enquireLinkIntervalMs: 0 }
+senders: [{ address: '12345', type: shortcode }]
+routes: [{ connector: sim }]
+apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'] }]
+log: { level: info }
+`,
+      );
+      const sluice = await startSluice(config);
+      while (sim.stats().binds.transceiver < 2) await once(sim.server, 'bound');
+      let receipts = 0;
+      let lastReceiptAt = 0;
+      let waiting: { target: number; resolve: () => void } | null = null;
+      sim.on('delivered', (pdu) => {
+        if (pdu.esm_class !== 0x04) return;
+        receipts++;
+        lastReceiptAt = performance.now();
+        if (waiting && receipts >= waiting.target) waiting.resolve();
+      });
+      const message = {
+        from: '12345',
+        to: '+447700900123',
+        body: 'Your appointment is tomorrow at 10:00. Reply STOP to opt out.',
+      };
+      const body =
+        endpoint === '/v1/messages'
+          ? JSON.stringify(message)
+          : JSON.stringify({ messages: Array.from({ length: batchSize }, () => message) });
+      const started = performance.now();
+      const result = await autocannon({
+        url: `http://127.0.0.1:${httpPort}${endpoint}`,
+        method: 'POST',
+        headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+        body,
+        connections: endpoint === '/v1/messages' ? connections : Math.max(4, Math.round(connections / 8)),
+        duration: seconds,
+      });
+      const acceptSeconds = (performance.now() - started) / 1000;
+      const ok = result['2xx'];
+      const accepted = endpoint === '/v1/messages' ? ok : ok * batchSize;
+      // Every accepted message gets exactly one receipt (dlrDelayMs 0, no failures).
+      await new Promise<void>((resolve) => {
+        if (receipts >= accepted) resolve();
+        else waiting = { target: accepted, resolve };
+      });
+      const endToEnd = (lastReceiptAt - started) / 1000;
+      runs.push({
+        endpoint,
+        requests: result.requests.total,
+        messagesAccepted: accepted,
+        seconds: acceptSeconds,
+        acceptedPerSec: Math.round(accepted / acceptSeconds),
+        endToEndSeconds: endToEnd,
+        endToEndPerSec: Math.round(accepted / endToEnd),
+        acceptP50Ms: result.latency.p50,
+        acceptP99Ms: result.latency.p99,
+        non2xx: result.non2xx,
+        sluicePeakRssMb: peakRssMb(sluice.pid!),
+      });
+      if (!values.json)
+        console.error(
+          `${endpoint}: ${runs.at(-1)!.acceptedPerSec} accepted/s, ${runs.at(-1)!.endToEndPerSec} end-to-end/s`,
+        );
+      sluice.kill('SIGTERM');
+      await once(sluice, 'exit');
+      await sim.stop();
+    }
+  } finally {
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const out = {
+    bench: 'e2e',
+    what: 'autocannon → sluice (child process) → SMPP → simulator → receipts; store ' + storeKind,
+    machine: { cpus: os.cpus().length, node: process.version },
+    seconds,
+    connections,
+    batchSize,
+    runs,
+  };
+  if (values.json) console.log(JSON.stringify(out));
+  else {
+    console.log('\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB');
+    for (const r of runs) {
+      console.log(
+        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)}`,
+      );
+    }
+  }
+  return 0;
+}
