@@ -16,7 +16,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node
-# 2775: SMPP (simulator), 2776: simulator control port.
-EXPOSE 2775 2776
+# 8080: HTTP API, on every interface of the container.
+EXPOSE 8080
 ENTRYPOINT ["node", "bin/sluice.js"]
-CMD ["sim", "--host", "0.0.0.0"]
+CMD ["run", "--http-host", "0.0.0.0"]

@@ -6,20 +6,31 @@ import { createLogger } from '../logger.js';
 import { startGateway } from '../main.js';
 import type { Command } from './main.js';
 
-const USAGE = `usage: sluice run [--config FILE]
+const USAGE = `usage: sluice run [--config FILE] [--http-host HOST] [--http-port PORT]
 
 Runs the gateway. Without --config it runs the embedded default: an in-memory store, the built-in
 SMSC simulator as its only connector, and the HTTP API on 127.0.0.1:8080 with the API key 'dev-key'.
-The configuration reference is config/sluice.example.yaml.`;
+The configuration reference is config/sluice.example.yaml. --http-host and --http-port override
+http.host and http.port (a container listens on 0.0.0.0).`;
 
 export const command: Command = {
   summary: 'run the gateway',
   async run(argv) {
-    let values: { config?: string | undefined; help?: boolean | undefined };
+    let values: {
+      config?: string | undefined;
+      'http-host'?: string | undefined;
+      'http-port'?: string | undefined;
+      help?: boolean | undefined;
+    };
     try {
       ({ values } = parseArgs({
         args: argv,
-        options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+        options: {
+          config: { type: 'string', short: 'c' },
+          'http-host': { type: 'string' },
+          'http-port': { type: 'string' },
+          help: { type: 'boolean', short: 'h' },
+        },
         strict: true,
       }));
     } catch (err) {
@@ -39,6 +50,15 @@ export const command: Command = {
         return 2;
       }
       throw err;
+    }
+    if (values['http-host'] !== undefined) config.http.host = values['http-host'];
+    if (values['http-port'] !== undefined) {
+      const port = Number(values['http-port']);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        console.error(`sluice run: --http-port must be an integer 0..65535, got '${values['http-port']}'`);
+        return 2;
+      }
+      config.http.port = port;
     }
     const logger = createLogger({ level: config.log.level });
     const gateway = await startGateway(config, { logger });
