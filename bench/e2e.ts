@@ -7,20 +7,17 @@
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Simulator } from '../src/sim/index.js';
+import { freePort, startSluice } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 
 const KEY = 'bench-key-0123456789abcdef';
-const ROOT = new URL('../', import.meta.url).pathname;
 
 interface RunResult {
   endpoint: string;
@@ -36,34 +33,10 @@ interface RunResult {
   sluicePeakRssMb: number;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 function peakRssMb(pid: number): number {
   // VmHWM: the resident set's high-water mark, kept by the kernel for the process's lifetime.
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-async function startSluice(config: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`sluice exited with ${code}`)));
-    lines.on('line', (line) => {
-      if (line.includes('"HTTP API listening"')) resolve();
-    });
-  });
-  return child;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -120,7 +93,7 @@ apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'] }]
 log: { level: info }
 `,
       );
-      const sluice = await startSluice(config);
+      const sluice = await startSluice(config, 'inherit');
       while (sim.stats().binds.transceiver < 2) await once(sim.server, 'bound');
       let receipts = 0;
       let lastReceiptAt = 0;
@@ -185,7 +158,7 @@ log: { level: info }
   }
   const out = {
     bench: 'e2e',
-    what: 'autocannon → sluice (child process) → SMPP → simulator → receipts; store ' + storeKind,
+    what: `autocannon → sluice (child process) → SMPP → simulator → receipts; store ${storeKind}`,
     machine: { cpus: os.cpus().length, node: process.version },
     seconds,
     connections,

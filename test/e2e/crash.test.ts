@@ -3,20 +3,17 @@
  * starts again, the SMSC comes up: every accepted message is delivered, none lost, and the
  * duplicates (the same message submitted twice) are counted and reported.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
+import { freePort, startSluice } from '../support/processes.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 
 const N = 60;
 const KEY = 'crash-test-key-0123456789';
-const ROOT = new URL('../../', import.meta.url).pathname;
 
 let redis: RedisServer;
 let dir: string;
@@ -28,31 +25,6 @@ afterAll(async () => {
   await redis.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** Starts `sluice run --config FILE` and resolves once its HTTP API listens. */
-async function startSluice(config: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`sluice exited with ${code} before listening`)));
-    lines.on('line', (line) => {
-      if (line.includes('"HTTP API listening"')) resolve();
-    });
-  });
-  return child;
-}
 
 describe('crash while the SMSC is down', () => {
   it(`delivers all ${N} accepted messages after SIGKILL and restart, none lost`, async () => {

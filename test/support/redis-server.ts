@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { freePort } from './processes.js';
 
 export interface RedisServer {
   url: string;
@@ -13,18 +13,6 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL at once: a crash, for durability tests. */
   kill9(): void;
-}
-
-/** A port free right now (the OS picks it); redis-server binds it a moment later. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
 }
 
 function spawnOn(port: number): Promise<RedisServer> {
