@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { type Clock, systemClock } from './clock.js';
+import { embeddedConfig, loadConfigFile } from './config/index.js';
 import type { SluiceConfig } from './config/types.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { Gateway } from './core/gateway.js';
@@ -24,6 +25,14 @@ import type { Pdu } from './smpp/pdu/types.js';
 import type { AppRequest, Session } from './smpp/session.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/types.js';
+
+/**
+ * The configuration to run with: the file's, its ${VAR} references resolved from this process's
+ * environment (read here, in the composition root, and nowhere below), or the embedded default.
+ */
+export function loadConfig(path: string | undefined): SluiceConfig {
+  return path ? loadConfigFile(path, process.env) : embeddedConfig();
+}
 
 export interface GatewayEvents {
   /** A message took a new status (written to the store first); each transition once per process. */

@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
-import { embeddedConfig, loadConfigFile } from '../config/index.js';
 import type { SluiceConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
-import { startGateway } from '../main.js';
+import { loadConfig, startGateway } from '../main.js';
 import type { Command } from './main.js';
 
 const USAGE = `usage: sluice run [--config FILE] [--http-host HOST] [--http-port PORT]
@@ -43,7 +42,7 @@ export const command: Command = {
     }
     let config: SluiceConfig;
     try {
-      config = values.config ? loadConfigFile(values.config, process.env) : embeddedConfig();
+      config = loadConfig(values.config);
     } catch (err) {
       if (err instanceof ConfigError) {
         console.error(`sluice run: invalid configuration\n${err.message}`);

@@ -41,9 +41,9 @@ export interface ConnectorConfig {
 
 export interface RouteConfig {
   connector: string;
-  /** Sender addresses this route takes; empty: any. */
+  /** Sender addresses this route takes; an empty list takes every sender. */
   senders: string[];
-  /** Destination prefixes (E.164 digits, no '+'); empty: any. */
+  /** Destination prefixes (E.164 digits, no '+'); an empty list takes every destination. */
   prefixes: string[];
 }
 

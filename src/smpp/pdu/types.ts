@@ -245,5 +245,5 @@ export type ResponseName = Exclude<CommandName, RequestName>;
 /** The response command of each request: alert_notification and outbind have none. */
 export type ResponseOf<C extends RequestName> = `${C}_resp` extends ResponseName ? `${C}_resp` : never;
 
-/** What a caller gives to build a PDU: any body field may be left out and takes its default. */
+/** What a caller gives to build a PDU: a body field left out takes its default. */
 export type PduInput<C extends CommandName> = Partial<Bodies[C]> & { tlvs?: Tlvs };
