@@ -27,6 +27,7 @@ import type { SmppClient } from '../smpp/client.js';
 import { statusName } from '../smpp/constants.js';
 import type { PduInput, Tlvs } from '../smpp/pdu/types.js';
 import type { QueueEntry, Store } from '../store/types.js';
+import { TickBatcher } from '../util/batcher.js';
 import { planOptionsFor } from './intake.js';
 import { isFinalPart, partFinal, partSubmitted, transition } from './lattice.js';
 import { Pace } from './pace.js';
@@ -74,6 +75,10 @@ export class Dispatcher {
   readonly #inflight = new Set<Promise<void>>();
   #stopped = false;
   #loop: Promise<void> | null = null;
+  /** Acknowledgements of one turn go out as one command. */
+  readonly #acks: TickBatcher<string, void>;
+  /** SMSC ids recorded in one turn: one write of the correlations, one take of early receipts. */
+  readonly #correlations: TickBatcher<{ ref: PartRef; smscId: string }, void>;
   #onStop!: () => void;
   /** Resolves when stop() is called: races every wait of the loop. */
   readonly #stopping = new Promise<void>((resolve) => {
@@ -85,6 +90,11 @@ export class Dispatcher {
     this.#name = options.connector.name;
     this.#log = options.logger.child({ connector: this.#name });
     this.#pace = new Pace(options.connector.tps, options.clock);
+    this.#acks = new TickBatcher<string, void>(async (ids) => {
+      await options.store.queue.ack(this.#name, ids);
+      return ids.map(() => undefined);
+    });
+    this.#correlations = new TickBatcher((items) => this.#correlateBatch(items));
   }
 
   start(): void {
@@ -143,13 +153,13 @@ export class Dispatcher {
     const { store, metrics, clock } = this.#o;
     if (!record || isFinal(record.status)) {
       // Gone (its TTL passed) or already finished (a reclaimed duplicate entry): nothing to send.
-      await store.queue.ack(this.#name, [entry.entryId]);
+      await this.#acks.add(entry.entryId);
       return;
     }
     const now = clock.now();
     if (now > record.validUntil) {
       await this.#expire(record, now);
-      await store.queue.ack(this.#name, [entry.entryId]);
+      await this.#acks.add(entry.entryId);
       return;
     }
     const outcomes = await this.#submitParts(record, entry);
@@ -179,7 +189,7 @@ export class Dispatcher {
       const delay = this.#backoff(written.attempts);
       await store.queue.defer(this.#name, [entry], clock.now() + delay);
     } else {
-      await store.queue.ack(this.#name, [entry.entryId]);
+      await this.#acks.add(entry.entryId);
     }
   }
 
@@ -284,23 +294,28 @@ export class Dispatcher {
 
   /** Records SMSC id → part, then applies any receipt that arrived before we knew the id. */
   async #correlate(messageId: string, submitted: ReadonlyArray<[number, { smscId: string }]>): Promise<void> {
-    const { store, receipts, correlationTtlSeconds } = this.#o;
-    const entries = submitted.map(([part, o]) => ({
-      smscIds: [normalizeSmscId(o.smscId)],
-      ref: { messageId, part },
-    }));
-    await store.correlation.setCorrelations(this.#name, entries, correlationTtlSeconds);
-    const taken = await store.correlation.takeReceipts(
-      this.#name,
-      entries.map((e) => e.smscIds[0]!),
-    );
     await Promise.all(
-      taken.map((serialized, i) => {
+      submitted.map(([part, o]) => this.#correlations.add({ ref: { messageId, part }, smscId: o.smscId })),
+    );
+  }
+
+  async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<void[]> {
+    const { store, receipts, correlationTtlSeconds } = this.#o;
+    const ids = items.map((i) => normalizeSmscId(i.smscId));
+    await store.correlation.setCorrelations(
+      this.#name,
+      items.map((i, n) => ({ smscIds: [ids[n]!], ref: i.ref })),
+      correlationTtlSeconds,
+    );
+    const taken = await store.correlation.takeReceipts(this.#name, ids);
+    await Promise.all(
+      taken.map((serialized, n) => {
         const receipt = serialized === null ? null : ReceiptHandler.parseStashed(serialized);
-        const ref: PartRef | undefined = entries[i]?.ref;
+        const ref = items[n]?.ref;
         return receipt && ref ? receipts.apply(ref, receipt, 'early') : undefined;
       }),
     );
+    return items.map(() => undefined);
   }
 
   async #expire(record: MessageRecord, now: number): Promise<void> {

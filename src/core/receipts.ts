@@ -24,6 +24,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Pdu } from '../smpp/pdu/types.js';
 import type { Store } from '../store/types.js';
+import { TickBatcher } from '../util/batcher.js';
 import { partFinal } from './lattice.js';
 import { isFinal, type MessageRecord, type PartRef, type PartState } from './types.js';
 import { updateRecord } from './update.js';
@@ -79,6 +80,10 @@ export class ReceiptHandler {
    * match stored ids, the one this connector's receipts usually match by wins: after a few
    * receipts, an id that happens to equal another message's id in the other base is not taken.
    */
+  /** Correlation lookups of one turn (a burst of receipts from one socket read) in one command. */
+  readonly #lookups: TickBatcher<readonly string[], Array<PartRef | null>>;
+  /** Record reads of one turn in one command. */
+  readonly #reads: TickBatcher<string, MessageRecord | null>;
   readonly #matchedBy: Record<IdSpelling, number> = {
     'as-written': 1,
     'hex-read-as-decimal': 0,
@@ -87,6 +92,17 @@ export class ReceiptHandler {
 
   constructor(options: ReceiptHandlerOptions) {
     this.#o = options;
+    const { store, connector } = options;
+    this.#lookups = new TickBatcher(async (lists) => {
+      const refs = await store.correlation.getCorrelations(connector, lists.flat());
+      let at = 0;
+      return lists.map((l) => {
+        const mine = refs.slice(at, at + l.length);
+        at += l.length;
+        return mine;
+      });
+    });
+    this.#reads = new TickBatcher((ids) => store.messages.getMany(ids));
   }
 
   /** Records a receipt deliver_sm. Resolves once it is applied or stashed (then answer the SMSC). */
@@ -96,7 +112,7 @@ export class ReceiptHandler {
     const { store, connector } = this.#o;
     const candidates = receiptIdCandidates(receipt.id);
     const ids = candidates.map((c) => c.id);
-    const ref = this.#choose(candidates, await store.correlation.getCorrelations(connector, ids));
+    const ref = this.#choose(candidates, await this.#lookups.add(ids));
     if (ref) {
       await this.apply(ref, receipt, 'matched');
       return;
@@ -109,7 +125,7 @@ export class ReceiptHandler {
     );
     // The dispatcher may have recorded the id between our lookup and the stash: look again, and
     // whoever takes the stashed receipt applies it.
-    const again = this.#choose(candidates, await store.correlation.getCorrelations(connector, ids));
+    const again = this.#choose(candidates, await this.#lookups.add(ids));
     if (again) {
       const taken = await store.correlation.takeReceipts(connector, ids);
       if (taken.some((t) => t !== null)) await this.apply(again, receipt, 'matched');
@@ -123,7 +139,8 @@ export class ReceiptHandler {
     const { store, connector, metrics } = this.#o;
     let submittedAt: number | null = null;
     let becameFinal = false;
-    const record = await updateRecord(store.messages, ref.messageId, null, (r) => {
+    const known = await this.#reads.add(ref.messageId);
+    const record = await updateRecord(store.messages, ref.messageId, known, (r) => {
       // Runs again on a lost compare-and-set: what the last run saw is what was written.
       submittedAt = r.parts[ref.part]?.submittedAt ?? null;
       const wasFinal = isFinal(r.status);
