@@ -76,9 +76,9 @@ export class Dispatcher {
   #stopped = false;
   #loop: Promise<void> | null = null;
   /** Acknowledgements of one turn go out as one command. */
-  readonly #acks: TickBatcher<string, void>;
+  readonly #acks: TickBatcher<string, undefined>;
   /** SMSC ids recorded in one turn: one write of the correlations, one take of early receipts. */
-  readonly #correlations: TickBatcher<{ ref: PartRef; smscId: string }, void>;
+  readonly #correlations: TickBatcher<{ ref: PartRef; smscId: string }, undefined>;
   #onStop!: () => void;
   /** Resolves when stop() is called: races every wait of the loop. */
   readonly #stopping = new Promise<void>((resolve) => {
@@ -90,7 +90,7 @@ export class Dispatcher {
     this.#name = options.connector.name;
     this.#log = options.logger.child({ connector: this.#name });
     this.#pace = new Pace(options.connector.tps, options.clock);
-    this.#acks = new TickBatcher<string, void>(async (ids) => {
+    this.#acks = new TickBatcher<string, undefined>(async (ids) => {
       await options.store.queue.ack(this.#name, ids);
       return ids.map(() => undefined);
     });
@@ -299,7 +299,7 @@ export class Dispatcher {
     );
   }
 
-  async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<void[]> {
+  async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<undefined[]> {
     const { store, receipts, correlationTtlSeconds } = this.#o;
     const ids = items.map((i) => normalizeSmscId(i.smscId));
     await store.correlation.setCorrelations(
