@@ -53,7 +53,9 @@ export class Gateway implements GatewayApi {
         const [existing] = await unavailableOnFailure(() => messages.getMany([earlier]));
         if (existing) return { message: existing, created: false };
         // The key's message is gone (expired): the key may be used afresh.
-        await unavailableOnFailure(() => messages.releaseIdempotencyKey(account.name, idempotencyKey));
+        await unavailableOnFailure(() =>
+          messages.releaseIdempotencyKey(account.name, idempotencyKey, earlier),
+        );
         return this.submit(account, request, idempotencyKey);
       }
     }
@@ -61,7 +63,7 @@ export class Gateway implements GatewayApi {
       await unavailableOnFailure(() => messages.enqueue([record]));
     } catch (err) {
       if (idempotencyKey !== null) {
-        await messages.releaseIdempotencyKey(account.name, idempotencyKey).catch(() => {});
+        await messages.releaseIdempotencyKey(account.name, idempotencyKey, record.id).catch(() => {});
       }
       throw err;
     }

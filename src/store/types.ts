@@ -47,8 +47,12 @@ export interface MessageStore {
     ttlSeconds: number,
   ): Promise<string | null>;
 
-  /** Forgets a key bound by a claim whose message was then not accepted. */
-  releaseIdempotencyKey(account: string, key: string): Promise<void>;
+  /**
+   * Forgets a key bound by a claim whose message was then not accepted: only while it is still
+   * bound to `messageId`, so a release that comes late (the key expired and was bound anew)
+   * cannot drop another message's binding.
+   */
+  releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void>;
 }
 
 export interface QueueStore {

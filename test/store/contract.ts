@@ -226,11 +226,20 @@ export function describeStoreContract(
         expect(await m.claimIdempotencyKey('acme', 'order-1', 'm2', 60)).toBe('m1');
         expect(await m.claimIdempotencyKey('other', 'order-1', 'm3', 60)).toBeNull();
         expect(await m.claimIdempotencyKey('acme', 'order-2', 'm4', 60)).toBeNull();
-        await m.releaseIdempotencyKey('acme', 'order-1');
-        await m.releaseIdempotencyKey('acme', 'never-bound');
+        await m.releaseIdempotencyKey('acme', 'order-1', 'm1');
+        await m.releaseIdempotencyKey('acme', 'never-bound', 'm1');
         expect(await m.claimIdempotencyKey('acme', 'order-1', 'm5', 60)).toBeNull();
         expect(await m.claimIdempotencyKey('acme', 'order-1', 'm6', 60)).toBe('m5');
         expect(await m.claimIdempotencyKey('other', 'order-1', 'm7', 60)).toBe('m3');
+      });
+
+      it('a release for another message leaves the binding alone (a late release after re-binding)', async () => {
+        const m = store.messages;
+        expect(await m.claimIdempotencyKey('acme', 'order-9', 'new', 60)).toBeNull();
+        await m.releaseIdempotencyKey('acme', 'order-9', 'old');
+        expect(await m.claimIdempotencyKey('acme', 'order-9', 'other', 60)).toBe('new');
+        await m.releaseIdempotencyKey('acme', 'order-9', 'new');
+        expect(await m.claimIdempotencyKey('acme', 'order-9', 'other', 60)).toBeNull();
       });
 
       it('concurrent claims of one idempotency key: exactly one binds it', async () => {

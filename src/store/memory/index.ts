@@ -131,8 +131,9 @@ export class MemoryMessageStore implements MessageStore {
     return null;
   }
 
-  async releaseIdempotencyKey(account: string, key: string): Promise<void> {
-    this.#idempotency.delete(pairKey(account, key));
+  async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {
+    const k = pairKey(account, key);
+    if (this.#idempotency.get(k, this.#clock.now()) === messageId) this.#idempotency.delete(k);
   }
 }
 

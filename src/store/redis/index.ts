@@ -15,7 +15,7 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, runScript } from './lua.js';
+import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, RELEASE_IF, runScript } from './lua.js';
 
 export { GROUP, RedisKeys } from './keys.js';
 
@@ -173,9 +173,9 @@ export class RedisMessageStore implements MessageStore {
     return typeof reply === 'string' ? reply : null;
   }
 
-  async releaseIdempotencyKey(account: string, key: string): Promise<void> {
+  async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {
     const { redis, keys } = this.#ctx;
-    await redis.del(keys.idempotency(account, key));
+    await runScript(redis, RELEASE_IF, [keys.idempotency(account, key)], [messageId]);
   }
 }
 

@@ -118,6 +118,17 @@ return out
  * KEYS[1]: stream. ARGV: group, then entry ids. Acked and deleted together, so XLEN stays the
  * depth. In slices of 1000 because Redis's Lua cannot unpack more than ~8000 values at once.
  */
+/** KEYS[1]: idempotency key. ARGV[1]: message id. Deletes the key only while it names that message. */
+export const RELEASE_IF = script(
+  'release-if',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+`,
+);
+
 export const ACK = script(
   'ack',
   `
