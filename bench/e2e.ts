@@ -48,20 +48,25 @@ export async function main(argv: string[]): Promise<number> {
       connections: { type: 'string' },
       'batch-size': { type: 'string' },
       store: { type: 'string' },
+      processes: { type: 'string' },
     },
   });
   const seconds = Number(values.seconds ?? 10);
   const connections = Number(values.connections ?? 64);
   const batchSize = Number(values['batch-size'] ?? 100);
   const storeKind = values.store ?? 'redis';
+  // Several sluice processes share the HTTP port (uWS listens with SO_REUSEPORT) and one Redis.
+  const processes = Number(values.processes ?? 1);
   if (
     !(seconds > 0) ||
     !(connections > 0) ||
     !(batchSize >= 1 && batchSize <= 1000) ||
-    !['redis', 'memory'].includes(storeKind)
+    !['redis', 'memory'].includes(storeKind) ||
+    !(Number.isInteger(processes) && processes >= 1 && processes <= 8) ||
+    (processes > 1 && storeKind !== 'redis')
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)]',
     );
     return 2;
   }
@@ -93,8 +98,9 @@ apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'] }]
 log: { level: info }
 `,
       );
-      const sluice = await startSluice(config, 'inherit');
-      while (sim.stats().binds.transceiver < 2) await once(sim.server, 'bound');
+      const sluices = [];
+      for (let i = 0; i < processes; i++) sluices.push(await startSluice(config, 'inherit'));
+      while (sim.stats().binds.transceiver < 2 * processes) await once(sim.server, 'bound');
       let receipts = 0;
       let lastReceiptAt = 0;
       let waiting: { target: number; resolve: () => void } | null = null;
@@ -142,14 +148,16 @@ log: { level: info }
         acceptP50Ms: result.latency.p50,
         acceptP99Ms: result.latency.p99,
         non2xx: result.non2xx,
-        sluicePeakRssMb: peakRssMb(sluice.pid!),
+        sluicePeakRssMb: Math.max(...sluices.map((p) => peakRssMb(p.pid!))),
       });
       if (!values.json)
         console.error(
           `${endpoint}: ${runs.at(-1)!.acceptedPerSec} accepted/s, ${runs.at(-1)!.endToEndPerSec} end-to-end/s`,
         );
-      sluice.kill('SIGTERM');
-      await once(sluice, 'exit');
+      for (const p of sluices) {
+        p.kill('SIGTERM');
+        await once(p, 'exit');
+      }
       await sim.stop();
     }
   } finally {
@@ -162,6 +170,7 @@ log: { level: info }
     machine: { cpus: os.cpus().length, node: process.version },
     seconds,
     connections,
+    processes,
     batchSize,
     runs,
   };
