@@ -17,7 +17,10 @@ export class RedisKeys {
     if (prefix.length === 0 || /[{}]/.test(prefix)) {
       throw new StoreArgumentError(`Redis key prefix must be non-empty and without braces, got '${prefix}'`);
     }
-    this.prefix = prefix;
+    // The keys add their own ':' after the prefix; one written with it ('sluice:', the
+    // configuration's default) must not give 'sluice::m:...'.
+    this.prefix = prefix.endsWith(':') ? prefix.slice(0, -1) : prefix;
+    if (this.prefix.length === 0) throw new StoreArgumentError(`Redis key prefix must not be ':' alone`);
   }
 
   /** String: the JSON of the MessageRecord, with a TTL. */
