@@ -68,7 +68,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   const events = new EventEmitter<GatewayEvents>();
   const onStatus = (record: MessageRecord) => events.emit('status', record);
 
-  const store = await createStore(config.store, {
+  const store = createStore(config.store, {
     clock,
     logger,
     ttl: { messageSeconds: config.ttl.messageSeconds },
@@ -177,7 +177,6 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     isShuttingDown: () => stopping,
   });
   const { port: httpPort } = await http.listen();
-  logger.info({ host: config.http.host, port: httpPort }, 'HTTP API listening');
 
   // Gauges read at a steady pace rather than per message.
   const sample = async () => {
