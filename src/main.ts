@@ -16,6 +16,7 @@ import { Intake } from './core/intake.js';
 import { ReceiptHandler } from './core/receipts.js';
 import { Router } from './core/router.js';
 import type { MessageRecord } from './core/types.js';
+import { ConfigError } from './errors.js';
 import { createHttpServer } from './http/server.js';
 import { type Logger, maskNumber } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -68,6 +69,10 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   const events = new EventEmitter<GatewayEvents>();
   const onStatus = (record: MessageRecord) => events.emit('status', record);
 
+  // Files first: a missing CA certificate fails the start before anything is opened.
+  const cas = new Map(
+    config.connectors.flatMap((c) => (c.tls?.ca ? [[c.name, readCa(c.name, c.tls.ca)] as const] : [])),
+  );
   const store = createStore(config.store, {
     clock,
     logger,
@@ -104,7 +109,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
         ? {
             tls: {
               rejectUnauthorized: c.tls.rejectUnauthorized,
-              ...(c.tls.ca ? { ca: readFileSync(c.tls.ca) } : {}),
+              ...(c.tls.ca ? { ca: cas.get(c.name)! } : {}),
             },
           }
         : {}),
@@ -222,6 +227,16 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   };
 
   return { httpPort, events, store, metrics, stop };
+}
+
+/** A connector's CA certificate file; a missing or unreadable one is a configuration error naming it. */
+function readCa(connector: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new ConfigError(`connector '${connector}': tls.ca ${path} cannot be read (${reason})`);
+  }
 }
 
 /** deliver_sm from an SMSC: receipts update their message; MO is acknowledged (keywords: later). */

@@ -60,7 +60,16 @@ export const command: Command = {
       config.http.port = port;
     }
     const logger = createLogger({ level: config.log.level });
-    const gateway = await startGateway(config, { logger });
+    let gateway: Awaited<ReturnType<typeof startGateway>>;
+    try {
+      gateway = await startGateway(config, { logger });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(`sluice run: invalid configuration\n${err.message}`);
+        return 2;
+      }
+      throw err;
+    }
     const base = `http://${config.http.host}:${gateway.httpPort}`;
     const dev = config.apiKeys.find((k) => k.key === 'dev-key');
     if (dev && config.simulator.enabled) {
