@@ -184,7 +184,7 @@ export class Session extends EventEmitter<SessionEvents> {
   #enquireTimer: TimerHandle | null = null;
   #bindTimer: TimerHandle | null = null;
   #drainWaiters: Array<() => void> = [];
-  #closeRequested: CloseInfo | null = null;
+  #closeInfo: CloseInfo | null = null;
 
   constructor(options: SessionOptions) {
     super();
@@ -709,7 +709,7 @@ export class Session extends EventEmitter<SessionEvents> {
    */
   #teardown(info: CloseInfo, graceful = false): void {
     if (this.#state === 'closed') return;
-    this.#closeRequested = info;
+    this.#closeInfo = info;
     this.#setState('closed');
     this.#framer.stop();
     this.#sweepTimer?.cancel();
@@ -736,7 +736,7 @@ export class Session extends EventEmitter<SessionEvents> {
 
   /** Why the session closed, once it has. */
   get closeInfo(): CloseInfo | null {
-    return this.#closeRequested;
+    return this.#closeInfo;
   }
 }
 
