@@ -202,16 +202,20 @@ export class ApiError extends SluiceError {
   readonly type: string;
   /** Per-field complaints, for a 400/422 with several. */
   readonly fields: ReadonlyArray<{ field: string; message: string }>;
+  /** Seconds the client should wait before trying again (429, 503): sent as Retry-After. */
+  readonly retryAfterSeconds: number | null;
   constructor(
     status: number,
     type: string,
     message: string,
     fields: ReadonlyArray<{ field: string; message: string }> = [],
-    options?: SluiceErrorOptions,
+    options?: SluiceErrorOptions & { retryAfterSeconds?: number },
   ) {
     super(`SLUICE_ERR_API_${type.toUpperCase().replaceAll('-', '_')}`, message, options);
     this.status = status;
     this.type = type;
     this.fields = fields;
+    this.retryAfterSeconds =
+      options?.retryAfterSeconds === undefined ? null : Math.max(1, Math.ceil(options.retryAfterSeconds));
   }
 }

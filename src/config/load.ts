@@ -13,6 +13,10 @@ import type {
   BindPlanName,
   ConnectorConfig,
   HttpConfig,
+  KeywordsConfig,
+  OptOutScopeName,
+  QuietHoursConfig,
+  RepliesConfig,
   RouteConfig,
   SegmentModeName,
   SenderConfig,
@@ -70,8 +74,25 @@ const SENDER_KEYS = keysOf<SenderConfig>({
   type: true,
   smartEncoding: true,
   nationalLanguages: true,
+  program: true,
+  optOutScope: true,
+  rateLimit: true,
+  rateBurst: true,
+  maxQueueAgeSeconds: true,
+  quietHours: true,
+  keywords: true,
+  replies: true,
 });
-const API_KEY_KEYS = keysOf<ApiKeyConfig>({ name: true, key: true, senders: true });
+const QUIET_HOURS_KEYS = keysOf<QuietHoursConfig>({ start: true, end: true });
+const KEYWORDS_KEYS = keysOf<KeywordsConfig>({ optOut: true, optIn: true, help: true, custom: true });
+const REPLIES_KEYS = keysOf<RepliesConfig>({ optOut: true, optIn: true, help: true });
+const API_KEY_KEYS = keysOf<ApiKeyConfig>({
+  name: true,
+  key: true,
+  senders: true,
+  rateLimit: true,
+  rateBurst: true,
+});
 const MESSAGES_KEYS = keysOf<SluiceConfig['messages']>({ defaultValiditySeconds: true, maxParts: true });
 const TTL_KEYS = keysOf<SluiceConfig['ttl']>({
   messageSeconds: true,
@@ -101,6 +122,19 @@ const NATIONAL_LANGUAGES: readonly SenderConfig['nationalLanguages'][number][] =
   'spanish',
   'portuguese',
 ];
+const OPT_OUT_SCOPES: readonly OptOutScopeName[] = ['sender', 'program', 'global'];
+/**
+ * Parts per second carriers allow a sender of each type (US figures: short code 100, toll-free 3,
+ * long code 1). Alphanumeric senders have no common figure: the connector's tps is their limit.
+ */
+const SENDER_RATE_DEFAULTS: Readonly<Record<SenderType, number>> = {
+  shortcode: 100,
+  tollfree: 3,
+  longcode: 1,
+  alphanumeric: 0,
+};
+/** 'HH:MM', 00:00..23:59. */
+const CLOCK_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** SMPP v3.4 §5.2.5: the numbering plans it defines. */
 const NPI_VALUES = [0, 1, 3, 4, 6, 8, 9, 10, 14, 18];
@@ -119,6 +153,8 @@ const HOST = /^\S+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** Sent in an HTTP header, where spaces and control characters do not survive. */
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+/** A keyword: one word of letters (any script) and digits. */
+const KEYWORD = /^[\p{L}\p{N}]{1,32}$/u;
 /** Characters an alphanumeric sender id keeps across networks: GSM 03.38 positions equal to ASCII. */
 const ALPHANUMERIC_SENDER = /^[A-Za-z0-9 .&-]{1,11}$/;
 
@@ -185,7 +221,8 @@ export function loadConfigFile(path: string, env: Env): SluiceConfig {
  * the built-in simulator as the only SMSC. config/sluice.dev.yaml is the same, written out.
  */
 export function embeddedConfig(): SluiceConfig {
-  const config: SluiceConfig = {
+  // A tree as a file would give it: the settings left out take their defaults in checkConfig.
+  const config = {
     http: { host: '127.0.0.1', port: 8080, maxBodyBytes: MIB },
     store: { kind: 'memory' },
     connectors: [
@@ -211,8 +248,8 @@ export function embeddedConfig(): SluiceConfig {
     ],
     routes: [{ connector: 'sim', senders: [], prefixes: [] }],
     senders: [
-      { address: '12345', type: 'shortcode', smartEncoding: true, nationalLanguages: [] },
-      { address: 'sluice', type: 'alphanumeric', smartEncoding: true, nationalLanguages: [] },
+      { address: '12345', type: 'shortcode' },
+      { address: 'sluice', type: 'alphanumeric' },
     ],
     apiKeys: [{ name: 'dev', key: 'dev-key', senders: ['*'] }],
     messages: { defaultValiditySeconds: 172_800, maxParts: 10 },
@@ -428,15 +465,110 @@ function readSenders(c: Checker, top: Section): Named<SenderConfig> {
         languages.push(found);
       }
     }
+    const program = s.nullableString('program', NAME_RULE);
+    if (program !== null && !NAME.test(program)) s.fail('program', `must be ${NAME_RULE}`);
+    const optOutScope = s.oneOf('optOutScope', OPT_OUT_SCOPES, 'sender');
+    if (optOutScope === 'program' && program === null) {
+      s.fail('optOutScope', 'is program, so the sender needs a program: set `program`');
+    }
+    const rateLimit = s.number('rateLimit', 0, SENDER_RATE_DEFAULTS[type]);
     out.list.push({
       address,
       type,
       smartEncoding: s.boolean('smartEncoding', true),
       nationalLanguages: languages,
+      program,
+      optOutScope,
+      rateLimit,
+      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, defaultBurst(rateLimit)),
+      maxQueueAgeSeconds: s.integer('maxQueueAgeSeconds', 1, Number.POSITIVE_INFINITY, 3600),
+      quietHours: readQuietHours(c, s),
+      keywords: readKeywords(c, s.section('keywords', KEYWORDS_KEYS)),
+      replies: readReplies(s.section('replies', REPLIES_KEYS)),
     });
     if (declared && !out.known.includes(address)) out.known.push(address);
   }
   return out;
+}
+
+/** A tenth of a second at the rate: smooth enough for carriers that count per second. */
+function defaultBurst(perSecond: number): number {
+  return Math.max(1, Math.ceil(perSecond / 10));
+}
+
+function readQuietHours(c: Checker, s: Section): QuietHoursConfig | null {
+  if (!s.has('quietHours')) return null;
+  const q = c.section(s.pathOf('quietHours'), s.raw('quietHours'), QUIET_HOURS_KEYS);
+  const window: QuietHoursConfig = {
+    start: q.string('start', "a time of day, 'HH:MM'"),
+    end: q.string('end', "a time of day, 'HH:MM'"),
+  };
+  for (const key of QUIET_HOURS_KEYS) {
+    const value = q.raw(key);
+    if (typeof value === 'string' && !CLOCK_TIME.test(value)) {
+      q.fail(key, "must be a time of day 'HH:MM' (00:00..23:59)");
+    }
+  }
+  if (window.start === window.end && CLOCK_TIME.test(window.start)) {
+    q.fail('end', 'must differ from start (an empty window would hold every message)');
+  }
+  return window;
+}
+
+function readKeywords(c: Checker, s: Section): KeywordsConfig {
+  const words = (key: 'optOut' | 'optIn' | 'help'): string[] =>
+    s.list(key).flatMap((item) => {
+      if (typeof item.value !== 'string' || !KEYWORD.test(item.value)) {
+        c.report(item.path, `must be one word (letters and digits), ${c.got(item.path, item.value)}`);
+        return [];
+      }
+      return [item.value];
+    });
+  const keywords: KeywordsConfig = {
+    optOut: words('optOut'),
+    optIn: words('optIn'),
+    help: words('help'),
+    custom: {},
+  };
+  const custom = s.raw('custom');
+  if (isMapping(custom)) {
+    for (const [word, reply] of Object.entries(custom)) {
+      const path = `${s.pathOf('custom')}.${word}`;
+      if (!KEYWORD.test(word)) c.report(path, 'must be keyed by one word (letters and digits)');
+      else if (typeof reply !== 'string' || reply.length === 0)
+        c.report(path, `must be the reply text, ${c.got(path, reply)}`);
+      else keywords.custom[word] = reply;
+    }
+  } else if (s.has('custom')) {
+    s.fail('custom', 'must be a mapping of keyword to reply text');
+  }
+  // One word, one meaning: a keyword in two lists would make the reply depend on list order.
+  const seen = new Map<string, string>();
+  const lists: Array<[string, string[]]> = [
+    ['optOut', keywords.optOut],
+    ['optIn', keywords.optIn],
+    ['help', keywords.help],
+    ['custom', Object.keys(keywords.custom)],
+  ];
+  for (const [list, items] of lists) {
+    for (const word of items) {
+      const key = word.toUpperCase();
+      const first = seen.get(key);
+      if (first !== undefined && first !== list) {
+        c.report(s.path, `lists ${word} under both ${first} and ${list}: a keyword has one meaning`);
+      }
+      seen.set(key, list);
+    }
+  }
+  return keywords;
+}
+
+function readReplies(s: Section): RepliesConfig {
+  return {
+    optOut: s.nullableString('optOut', 'the reply text'),
+    optIn: s.nullableString('optIn', 'the reply text'),
+    help: s.nullableString('help', 'the reply text'),
+  };
 }
 
 function checkSenderAddress(s: Section, type: SenderType, address: string): void {
@@ -562,7 +694,14 @@ function readApiKeys(
     } else {
       keySenders = allowed.map((sender) => knownSender(c, sender, senders));
     }
-    return { name, key, senders: keySenders };
+    const rateLimit = s.number('rateLimit', 0, 0);
+    return {
+      name,
+      key,
+      senders: keySenders,
+      rateLimit,
+      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, defaultBurst(rateLimit)),
+    };
   });
 }
 

@@ -47,12 +47,52 @@ export interface RouteConfig {
   prefixes: string[];
 }
 
+export type OptOutScopeName = 'sender' | 'program' | 'global';
+
+/** A daily window of the recipient's local time in which messages may be sent. */
+export interface QuietHoursConfig {
+  /** 'HH:MM', the window opens. */
+  start: string;
+  /** 'HH:MM', the window closes; earlier than start: it spans midnight. */
+  end: string;
+}
+
+export interface KeywordsConfig {
+  /** Added to the standard opt-out keywords (STOP, UNSUBSCRIBE, …), e.g. localised ones. */
+  optOut: string[];
+  optIn: string[];
+  help: string[];
+  /** Keyword → the reply it gets (no opt-out or opt-in effect). */
+  custom: Record<string, string>;
+}
+
+export interface RepliesConfig {
+  /** null: the carrier-style default. `{program}` is replaced by the program (or sender) name. */
+  optOut: string | null;
+  optIn: string | null;
+  help: string | null;
+}
+
 export interface SenderConfig {
   address: string;
   type: SenderType;
   smartEncoding: boolean;
   /** National shift tables allowed for this sender's messages. */
   nationalLanguages: Array<'turkish' | 'spanish' | 'portuguese'>;
+  /** The program (a named group of senders) this sender belongs to; null: none. */
+  program: string | null;
+  /** Where an opt-out by keyword to this sender is recorded, and so which senders it silences. */
+  optOutScope: OptOutScopeName;
+  /** Parts per second the carrier allows this sender, across every instance; 0: no limit. */
+  rateLimit: number;
+  /** Parts that may go at once above the steady rate. */
+  rateBurst: number;
+  /** A message waiting for the rate limit longer than this expires. */
+  maxQueueAgeSeconds: number;
+  /** null: messages go at any hour. */
+  quietHours: QuietHoursConfig | null;
+  keywords: KeywordsConfig;
+  replies: RepliesConfig;
 }
 
 export interface ApiKeyConfig {
@@ -60,6 +100,9 @@ export interface ApiKeyConfig {
   key: string;
   /** Sender addresses this key may use; ['*'] for all configured senders. */
   senders: string[];
+  /** Messages per second this key may submit, across every instance; 0: no limit. */
+  rateLimit: number;
+  rateBurst: number;
 }
 
 export interface SimulatorConfig {

@@ -5,7 +5,7 @@
  */
 import type { MessagePreview, PlanOptions } from '../codec/index.js';
 import type { ApiError } from '../errors.js';
-import type { MessageRecord } from './types.js';
+import type { MessageRecord, QuietHours } from './types.js';
 
 /** The caller, as authenticated by its API key. */
 export interface Account {
@@ -28,6 +28,8 @@ export interface SubmitRequest {
   encoding?: 'auto' | 'gsm7' | 'ucs2';
   /** Overrides the sender's smart-encoding setting for this message. */
   smartEncoding?: boolean;
+  /** The campaign's sending window in the recipient's local time, replacing the sender's; false: none. */
+  quietHours?: QuietHours | false;
 }
 
 export type BatchItemResult = { ok: true; message: MessageRecord } | { ok: false; error: ApiError };

@@ -137,6 +137,7 @@ async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> {
     if (err instanceof ApiError) throw err;
     throw new ApiError(503, 'unavailable', 'the message store is unavailable; retry later', [], {
       cause: err instanceof SluiceError || err instanceof Error ? err : undefined,
+      retryAfterSeconds: 1,
     });
   }
 }

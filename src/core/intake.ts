@@ -113,6 +113,7 @@ export class Intake {
         encoding: request.encoding ?? 'auto',
         smartEncoding: request.smartEncoding ?? sender.smartEncoding,
       },
+      ...(request.quietHours === undefined ? {} : { quietHours: request.quietHours }),
     };
   }
 }

@@ -99,6 +99,23 @@ export interface MessageRecord {
    * and the sender's smart-encoding setting.
    */
   plan?: { encoding: 'auto' | 'gsm7' | 'ucs2'; smartEncoding: boolean };
+  /**
+   * Why the message waits (status queued: 'quiet_hours', 'rate_limit') or why it was blocked
+   * ('opted_out'). Absent or null: nothing holds it.
+   */
+  reason?: HoldReason | null;
+  /** ms since the epoch: when a held message is tried again. */
+  heldUntil?: number | null;
+  /** The request's quiet hours (a campaign's), replacing the sender's; false: none. */
+  quietHours?: QuietHours | false;
+}
+
+export type HoldReason = 'opted_out' | 'quiet_hours' | 'rate_limit';
+
+/** A daily window of the recipient's local time ('HH:MM'); end before start spans midnight. */
+export interface QuietHours {
+  start: string;
+  end: string;
 }
 
 /** Where a receipt lands: a part of a message. */

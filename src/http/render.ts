@@ -3,7 +3,7 @@
  * describes exactly these (Message, Preview), and the end-to-end tests read them.
  */
 import type { MessagePreview } from '../codec/index.js';
-import type { MessageError, MessageRecord, MessageStatus, PartState } from '../core/types.js';
+import type { HoldReason, MessageError, MessageRecord, MessageStatus, PartState } from '../core/types.js';
 
 export interface RenderedPart {
   /** 0-based. */
@@ -39,6 +39,10 @@ export interface RenderedMessage {
   validUntil: string;
   events: RenderedEvent[];
   error: MessageError | null;
+  /** Why it waits (queued) or was blocked: quiet_hours, rate_limit, opted_out; else null. */
+  reason: HoldReason | null;
+  /** When a held message is tried again. */
+  heldUntil: string | null;
 }
 
 function iso(ms: number): string {
@@ -81,6 +85,8 @@ export function renderMessage(m: MessageRecord): RenderedMessage {
     validUntil: iso(m.validUntil),
     events,
     error: m.error === null ? null : { code: m.error.code, message: m.error.message },
+    reason: m.reason ?? null,
+    heldUntil: isoOrNull(m.heldUntil ?? null),
   };
 }
 

@@ -259,7 +259,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (err instanceof ApiError) {
       const p = problemFromApiError(err);
       if (p.status >= 500) logger.warn({ route, status: err.status, type: err.type }, err.message);
-      sendProblem(ex, p);
+      if (err.retryAfterSeconds === null) sendProblem(ex, p);
+      else sendProblem(ex, p, 'Retry-After', String(err.retryAfterSeconds));
       return;
     }
     // Logged with the route only: the request's body (numbers, text) stays out of the log.

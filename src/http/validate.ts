@@ -33,8 +33,10 @@ const SUBMIT_FIELDS: ReadonlySet<string> = new Set([
   'validitySeconds',
   'encoding',
   'smartEncoding',
+  'quietHours',
 ]);
 const BATCH_FIELDS: ReadonlySet<string> = new Set(['messages']);
+const QUIET_HOURS_FIELDS: ReadonlySet<string> = new Set(['start', 'end']);
 const SEGMENTS_FIELDS: ReadonlySet<string> = new Set([
   'text',
   'mode',
@@ -128,6 +130,37 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
+/** 'HH:MM', 00:00..23:59. */
+const CLOCK_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+
+/** `quietHours`: { start, end } as 'HH:MM' (different), or false for none. */
+function optionalQuietHours(
+  value: JsonObject,
+  prefix: string,
+  errors: FieldError[],
+): SubmitRequest['quietHours'] | undefined {
+  const q = value.quietHours;
+  if (q === undefined) return undefined;
+  if (q === false) return false;
+  const field = `${prefix}quietHours`;
+  if (!isObject(q)) {
+    errors.push({ field, message: "must be { start: 'HH:MM', end: 'HH:MM' } or false" });
+    return undefined;
+  }
+  const before = errors.length;
+  unknownFields(q, QUIET_HOURS_FIELDS, `${field}.`, errors);
+  for (const key of ['start', 'end'] as const) {
+    const t = q[key];
+    if (typeof t !== 'string' || !CLOCK_TIME.test(t)) {
+      errors.push({ field: `${field}.${key}`, message: "must be a time of day 'HH:MM' (00:00..23:59)" });
+    }
+  }
+  if (errors.length === before && q.start === q.end) {
+    errors.push({ field: `${field}.end`, message: 'must differ from start' });
+  }
+  return errors.length === before ? { start: q.start as string, end: q.end as string } : undefined;
+}
+
 /**
  * A SubmitRequest from a parsed JSON value, or null with the complaints appended to `errors`.
  * `prefix` goes before every field name (`messages[3].` inside a batch).
@@ -164,6 +197,8 @@ export function parseSubmitRequest(
   if (encoding !== undefined) request.encoding = encoding as SubmitRequest['encoding'];
   const smart = optionalBoolean(value, 'smartEncoding', prefix, errors);
   if (smart !== undefined) request.smartEncoding = smart;
+  const quiet = optionalQuietHours(value, prefix, errors);
+  if (quiet !== undefined) request.quietHours = quiet;
   return errors.length === before ? request : null;
 }
 

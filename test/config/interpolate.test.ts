@@ -25,7 +25,7 @@ describe('${VAR} references', () => {
     expect(config.store).toEqual({ kind: 'redis', url: 'rediss://:pw@redis:6380', keyPrefix: 'sluice:' });
     expect(config.connectors[0]!.password).toBe('pw');
     expect(config.connectors[0]!.host).toBe('smsc.carrier.example');
-    expect(config.apiKeys[0]).toEqual({ name: 'web', key: SECRET, senders: ['Acme'] });
+    expect(config.apiKeys[0]).toMatchObject({ name: 'web', key: SECRET, senders: ['Acme'] });
   });
 
   it('resolve in numeric and boolean settings, which are then checked', () => {

@@ -262,8 +262,23 @@ describe('defaults', () => {
         },
       ],
       routes: [{ connector: 'carrier-a', senders: [], prefixes: [] }],
-      senders: [{ address: '12345', type: 'shortcode', smartEncoding: true, nationalLanguages: [] }],
-      apiKeys: [{ name: 'web', key: '0123456789abcdef', senders: ['*'] }],
+      senders: [
+        {
+          address: '12345',
+          type: 'shortcode',
+          smartEncoding: true,
+          nationalLanguages: [],
+          program: null,
+          optOutScope: 'sender',
+          rateLimit: 100,
+          rateBurst: 10,
+          maxQueueAgeSeconds: 3600,
+          quietHours: null,
+          keywords: { optOut: [], optIn: [], help: [], custom: {} },
+          replies: { optOut: null, optIn: null, help: null },
+        },
+      ],
+      apiKeys: [{ name: 'web', key: '0123456789abcdef', senders: ['*'], rateLimit: 0, rateBurst: 1 }],
       messages: { defaultValiditySeconds: 172_800, maxParts: 10 },
       ttl: { messageSeconds: 604_800, correlationSeconds: 259_200, idempotencySeconds: 86_400 },
       simulator: {
@@ -354,7 +369,9 @@ describe('embeddedConfig', () => {
       ['sluice', 'alphanumeric'],
     ]);
     expect(config.routes).toEqual([{ connector: 'sim', senders: [], prefixes: [] }]);
-    expect(config.apiKeys).toEqual([{ name: 'dev', key: 'dev-key', senders: ['*'] }]);
+    expect(config.apiKeys).toEqual([
+      { name: 'dev', key: 'dev-key', senders: ['*'], rateLimit: 0, rateBurst: 1 },
+    ]);
     expect(config.log.level).toBe('info');
   });
 

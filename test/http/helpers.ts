@@ -13,8 +13,8 @@ import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 
 export const KEYS: ApiKeyConfig[] = [
-  { name: 'acme', key: 'acme-secret-key-0123456789', senders: ['*'] },
-  { name: 'beta', key: 'beta-key', senders: ['BETA'] },
+  { name: 'acme', key: 'acme-secret-key-0123456789', senders: ['*'], rateLimit: 0, rateBurst: 1 },
+  { name: 'beta', key: 'beta-key', senders: ['BETA'], rateLimit: 0, rateBurst: 1 },
 ];
 export const ACME = `Bearer ${KEYS[0]!.key}`;
 export const MAX_BODY = 4096;

@@ -58,6 +58,8 @@ describe('POST /v1/messages', () => {
       validUntil: '2026-11-23T09:30:00.000Z',
       events: [{ status: 'accepted', at: '2026-11-22T09:30:00.000Z' }],
       error: null,
+      reason: null,
+      heldUntil: null,
     });
     expect(JSON.stringify(body)).not.toContain('secret text');
   });

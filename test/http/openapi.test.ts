@@ -121,6 +121,7 @@ describe('openapi.yaml', () => {
       validitySeconds: 60,
       encoding: 'auto',
       smartEncoding: true,
+      quietHours: { start: '08:00', end: '21:00' },
     };
     expect(Object.keys(everything).sort()).toEqual(Object.keys(submit.properties!).sort());
     const full = await fetch(`${base}/v1/messages`, {
