@@ -12,6 +12,9 @@ const RESPONSE_BUCKETS = [
 /** Seconds: receipts take from a second to days. */
 const RECEIPT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400];
 
+/** Seconds: from a loopback pass through the queue (ms) to an hour of rate-limited waiting. */
+const QUEUE_AGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics ?? true)
@@ -85,6 +88,42 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'HTTP request handling time by route.',
       labelNames: ['route'] as const,
       buckets: RESPONSE_BUCKETS,
+      registers: [registry],
+    }),
+    blocked: new Counter({
+      name: 'sluice_blocked_total',
+      help: 'Messages blocked before reaching a connector, by reason (opted_out) and where (intake, dispatch).',
+      labelNames: ['reason', 'stage'] as const,
+      registers: [registry],
+    }),
+    keywordEvents: new Counter({
+      name: 'sluice_keyword_events_total',
+      help: 'Inbound keywords acted on, by kind (opt_out, opt_in, help, custom) and sender.',
+      labelNames: ['kind', 'sender'] as const,
+      registers: [registry],
+    }),
+    optOutChanges: new Counter({
+      name: 'sluice_optout_changes_total',
+      help: 'Opt-out list changes, by action (opt_out, opt_in) and source (keyword, api, import).',
+      labelNames: ['action', 'source'] as const,
+      registers: [registry],
+    }),
+    throttledWaits: new Counter({
+      name: 'sluice_throttled_waits_total',
+      help: 'Times a message waited for a rate limit, by limit (sender, connector, api_key) and where (in_process, queue).',
+      labelNames: ['limit', 'where'] as const,
+      registers: [registry],
+    }),
+    quietHoursHolds: new Counter({
+      name: 'sluice_quiet_hours_holds_total',
+      help: 'Messages held back to the queue because the recipient was outside the sending window.',
+      registers: [registry],
+    }),
+    queueAgeSeconds: new Histogram({
+      name: 'sluice_queue_age_seconds',
+      help: 'Time from acceptance (or the end of a quiet-hours hold) to the first submit of a message.',
+      labelNames: ['connector'] as const,
+      buckets: QUEUE_AGE_BUCKETS,
       registers: [registry],
     }),
   };

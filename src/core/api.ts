@@ -5,6 +5,7 @@
  */
 import type { MessagePreview, PlanOptions } from '../codec/index.js';
 import type { ApiError } from '../errors.js';
+import type { OptOutEntry, OptOutEvent } from '../policy/optouts.js';
 import type { MessageRecord, QuietHours } from './types.js';
 
 /** The caller, as authenticated by its API key. */
@@ -33,6 +34,60 @@ export interface SubmitRequest {
 }
 
 export type BatchItemResult = { ok: true; message: MessageRecord } | { ok: false; error: ApiError };
+
+/**
+ * The compliance checks intake runs (src/core/policy.ts implements them): the API key's rate and
+ * the opt-out list.
+ */
+export interface IntakePolicy {
+  /** Takes `count` messages from the account's rate; throws ApiError 429 with Retry-After when over. */
+  admit(account: Account, count: number): Promise<void>;
+  /** For each record, the opt-out scope that blocks it, or null (keyword replies are never blocked). */
+  blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>>;
+}
+
+/** A row of an opt-out import, as the HTTP layer parsed it; the core checks its meaning. */
+export interface OptOutImportRow {
+  /** 1-based line of the CSV where the row starts, for the report. */
+  line: number;
+  number: string;
+  /** The row's scope, or null for the import's default. */
+  scope: string | null;
+  reason: string | null;
+}
+
+export type OptOutImportResult =
+  | { line: number; result: 'added' | 'already_opted_out'; number: string }
+  | { line: number; result: 'invalid'; error: string };
+
+/**
+ * The opt-out list as the API manages it (GET/PUT/DELETE /v1/optouts/…). Numbers are taken as
+ * E.164 with or without '+'; scopes as 'global', 'program:<name>' or 'sender:<address>'. An API
+ * key manages the scopes of its own senders (and their programs); 'global' and a full export need
+ * a key allowed every sender. Throws ApiError (422 bad number or scope, 403 scope not allowed).
+ */
+export interface OptOutApi {
+  /** The number's entries: in every scope the account may see, or in `scope` only. */
+  get(account: Account, number: string, scope: string | null): Promise<OptOutEntry[]>;
+  put(
+    account: Account,
+    number: string,
+    scope: string,
+    reason: string | null,
+  ): Promise<{ entry: OptOutEntry; created: boolean }>;
+  /** Whether there was an entry to remove (the request is on the audit log either way). */
+  remove(account: Account, number: string, scope: string, reason: string | null): Promise<boolean>;
+  /** The number's audit log, oldest first, the latest `limit` events. */
+  history(account: Account, number: string, limit: number): Promise<OptOutEvent[]>;
+  /** One batch of an import (call it per ~1,000 rows, in order): a result per row. */
+  importRows(
+    account: Account,
+    rows: readonly OptOutImportRow[],
+    defaultScope: string,
+  ): Promise<OptOutImportResult[]>;
+  /** Every entry of `scope` (or of all scopes: needs a key allowed every sender), in pages. */
+  export(account: Account, scope: string | null): AsyncIterable<OptOutEntry[]>;
+}
 
 export interface Readiness {
   ready: boolean;

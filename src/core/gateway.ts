@@ -14,7 +14,15 @@ import {
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
-import type { Account, BatchItemResult, GatewayApi, Readiness, SubmitRequest } from './api.js';
+import type {
+  Account,
+  BatchItemResult,
+  GatewayApi,
+  IntakePolicy,
+  Readiness,
+  SubmitRequest,
+} from './api.js';
+import { block } from './lattice.js';
 import type { Intake } from './intake.js';
 import type { MessageRecord } from './types.js';
 
@@ -28,6 +36,8 @@ export interface GatewayOptions {
   connectorsUp: () => string[];
   /** Told of every message accepted and queued, once, after it is durable. */
   onStatus?: (record: MessageRecord) => void;
+  /** Rate limits and the opt-out list; absent: neither (unit tests of the core alone). */
+  policy?: IntakePolicy;
 }
 
 export class Gateway implements GatewayApi {
@@ -42,7 +52,27 @@ export class Gateway implements GatewayApi {
     request: SubmitRequest,
     idempotencyKey: string | null,
   ): Promise<{ message: MessageRecord; created: boolean }> {
+    await this.#o.policy?.admit(account, 1);
     const record = this.#o.intake.build(account, request);
+    return this.#store(account, record, idempotencyKey);
+  }
+
+  /**
+   * A reply to an inbound keyword (STOP's confirmation, HELP's text), from the sender the keyword
+   * was sent to: queued like any message, but never blocked by the opt-out list nor held by quiet
+   * hours (carriers require the confirmation, and an opted-out number must still receive it).
+   */
+  async submitKeywordReply(from: string, to: string, body: string): Promise<MessageRecord> {
+    const record = this.#o.intake.build(SYSTEM_ACCOUNT, { from, to, body });
+    record.keywordReply = true;
+    return (await this.#store(SYSTEM_ACCOUNT, record, null)).message;
+  }
+
+  async #store(
+    account: Account,
+    record: MessageRecord,
+    idempotencyKey: string | null,
+  ): Promise<{ message: MessageRecord; created: boolean }> {
     const messages = this.#o.store.messages;
     if (idempotencyKey !== null) {
       const ttl = this.#o.config.ttl.idempotencySeconds;
@@ -56,10 +86,17 @@ export class Gateway implements GatewayApi {
         await unavailableOnFailure(() =>
           messages.releaseIdempotencyKey(account.name, idempotencyKey, earlier),
         );
-        return this.submit(account, request, idempotencyKey);
+        return this.#store(account, record, idempotencyKey);
       }
     }
+    const [scope] = await this.#blockedBy([record]);
     try {
+      if (scope) {
+        this.#block(record, scope);
+        await unavailableOnFailure(() => messages.putFinal([record]));
+        this.#o.onStatus?.(record);
+        return { message: record, created: true };
+      }
       await unavailableOnFailure(() => messages.enqueue([record]));
     } catch (err) {
       if (idempotencyKey !== null) {
@@ -72,6 +109,8 @@ export class Gateway implements GatewayApi {
   }
 
   async submitBatch(account: Account, requests: readonly SubmitRequest[]): Promise<BatchItemResult[]> {
+    // The whole batch counts against the key's rate: a client learns one Retry-After for it.
+    await this.#o.policy?.admit(account, requests.length);
     const results: BatchItemResult[] = [];
     const valid: MessageRecord[] = [];
     for (const request of requests) {
@@ -84,12 +123,26 @@ export class Gateway implements GatewayApi {
         results.push({ ok: false, error: err });
       }
     }
-    if (valid.length > 0) {
-      // One write for the whole batch: every valid item is durable, or none is and the whole
-      // request fails with 503.
-      await unavailableOnFailure(() => this.#o.store.messages.enqueue(valid));
-      for (const r of valid) this.#count(r);
+    if (valid.length === 0) return results;
+    const scopes = await this.#blockedBy(valid);
+    const queued: MessageRecord[] = [];
+    const blocked: MessageRecord[] = [];
+    for (let i = 0; i < valid.length; i++) {
+      const scope = scopes[i];
+      if (scope) {
+        this.#block(valid[i]!, scope);
+        blocked.push(valid[i]!);
+      } else {
+        queued.push(valid[i]!);
+      }
     }
+    // One write each for the queued and the blocked: every valid item is durable, or the request
+    // fails with 503 (a blocked record written before a failed enqueue is only a record: nothing
+    // was sent, and the client retries the whole batch).
+    if (blocked.length > 0) await unavailableOnFailure(() => this.#o.store.messages.putFinal(blocked));
+    if (queued.length > 0) await unavailableOnFailure(() => this.#o.store.messages.enqueue(queued));
+    for (const r of blocked) this.#o.onStatus?.(r);
+    for (const r of queued) this.#count(r);
     return results;
   }
 
@@ -123,11 +176,30 @@ export class Gateway implements GatewayApi {
     return { ready: store && connectorsUp.length > 0, store, connectorsUp };
   }
 
+  async #blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>> {
+    const policy = this.#o.policy;
+    if (!policy) return records.map(() => null);
+    // The opt-out list lives in the store: unreachable, it is a 503 like the store itself.
+    return unavailableOnFailure(() => policy.blockedBy(records));
+  }
+
+  #block(record: MessageRecord, scope: string): void {
+    block(record, record.createdAt, scope);
+    this.#o.metrics.blocked.inc({ reason: 'opted_out', stage: 'intake' });
+    this.#o.metrics.messages.inc({ status: 'blocked', connector: record.connector, sender: record.from });
+  }
+
   #count(record: MessageRecord): void {
     this.#o.metrics.messages.inc({ status: 'queued', connector: record.connector, sender: record.from });
     this.#o.onStatus?.(record);
   }
 }
+
+/**
+ * The account keyword replies are sent under: every sender, no API key's rate. Its name cannot be
+ * an API key's (those start with a letter or digit), so no client can read these records.
+ */
+const SYSTEM_ACCOUNT: Account = { name: ':keywords', senders: ['*'] };
 
 /** Runs a store call; any failure of the store becomes a 503 the client may retry. */
 async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> {

@@ -83,3 +83,21 @@ function settle(record: MessageRecord, at: number): void {
   else status = 'expired';
   transition(record, status, at, error);
 }
+
+/**
+ * The recipient opted out: the message ends blocked before any part was sent. Only from a status
+ * below sent (once a part is out, there is nothing left to block).
+ */
+export function block(record: MessageRecord, at: number, scope: string): boolean {
+  if (STATUS_RANK[record.status] >= STATUS_RANK.sent) return false;
+  if (record.parts.some((p) => p.smscId !== null)) return false;
+  const moved = transition(record, 'blocked', at, {
+    code: 'SLUICE_ERR_OPTED_OUT',
+    message: `the recipient opted out (${scope}); nothing was sent`,
+  });
+  if (moved) {
+    record.reason = 'opted_out';
+    record.heldUntil = null;
+  }
+  return moved;
+}

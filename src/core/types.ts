@@ -108,6 +108,16 @@ export interface MessageRecord {
   heldUntil?: number | null;
   /** The request's quiet hours (a campaign's), replacing the sender's; false: none. */
   quietHours?: QuietHours | false;
+  /**
+   * ms since the epoch: when the message last became free to go (the end of a quiet-hours hold);
+   * absent: createdAt. The sender's maximum queue age counts from here.
+   */
+  eligibleAt?: number;
+  /**
+   * A reply sluice sends to an inbound keyword (STOP's confirmation, HELP's text): it goes to a
+   * number that may be opted out, at any hour, as carriers require.
+   */
+  keywordReply?: boolean;
 }
 
 export type HoldReason = 'opted_out' | 'quiet_hours' | 'rate_limit';
