@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { keywordConfigErrors } from '../policy/keywords.js';
+import { parseQuietHours, QuietHoursError } from '../policy/quiet-hours.js';
 import { interpolate } from './interpolate.js';
 import { Checker, type Item, isMapping, Section } from './reader.js';
 import type {
@@ -83,7 +85,6 @@ const SENDER_KEYS = keysOf<SenderConfig>({
   keywords: true,
   replies: true,
 });
-const QUIET_HOURS_KEYS = keysOf<QuietHoursConfig>({ start: true, end: true });
 const KEYWORDS_KEYS = keysOf<KeywordsConfig>({ optOut: true, optIn: true, help: true, custom: true });
 const REPLIES_KEYS = keysOf<RepliesConfig>({ optOut: true, optIn: true, help: true });
 const API_KEY_KEYS = keysOf<ApiKeyConfig>({
@@ -133,8 +134,6 @@ const SENDER_RATE_DEFAULTS: Readonly<Record<SenderType, number>> = {
   longcode: 1,
   alphanumeric: 0,
 };
-/** 'HH:MM', 00:00..23:59. */
-const CLOCK_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** SMPP v3.4 §5.2.5: the numbering plans it defines. */
 const NPI_VALUES = [0, 1, 3, 4, 6, 8, 9, 10, 14, 18];
@@ -153,8 +152,6 @@ const HOST = /^\S+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** Sent in an HTTP header, where spaces and control characters do not survive. */
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
-/** A keyword: one word of letters (any script) and digits. */
-const KEYWORD = /^[\p{L}\p{N}]{1,32}$/u;
 /** Characters an alphanumeric sender id keeps across networks: GSM 03.38 positions equal to ASCII. */
 const ALPHANUMERIC_SENDER = /^[A-Za-z0-9 .&-]{1,11}$/;
 
@@ -498,31 +495,21 @@ function defaultBurst(perSecond: number): number {
 
 function readQuietHours(c: Checker, s: Section): QuietHoursConfig | null {
   if (!s.has('quietHours')) return null;
-  const q = c.section(s.pathOf('quietHours'), s.raw('quietHours'), QUIET_HOURS_KEYS);
-  const window: QuietHoursConfig = {
-    start: q.string('start', "a time of day, 'HH:MM'"),
-    end: q.string('end', "a time of day, 'HH:MM'"),
-  };
-  for (const key of QUIET_HOURS_KEYS) {
-    const value = q.raw(key);
-    if (typeof value === 'string' && !CLOCK_TIME.test(value)) {
-      q.fail(key, "must be a time of day 'HH:MM' (00:00..23:59)");
-    }
+  const parsed = parseQuietHours(s.raw('quietHours'));
+  if (parsed instanceof QuietHoursError) {
+    const path = s.pathOf('quietHours');
+    c.report(parsed.field === null ? path : `${path}.${parsed.field}`, parsed.message);
+    return null;
   }
-  if (window.start === window.end && CLOCK_TIME.test(window.start)) {
-    q.fail('end', 'must differ from start (an empty window would hold every message)');
-  }
-  return window;
+  return parsed;
 }
 
 function readKeywords(c: Checker, s: Section): KeywordsConfig {
   const words = (key: 'optOut' | 'optIn' | 'help'): string[] =>
     s.list(key).flatMap((item) => {
-      if (typeof item.value !== 'string' || !KEYWORD.test(item.value)) {
-        c.report(item.path, `must be one word (letters and digits), ${c.got(item.path, item.value)}`);
-        return [];
-      }
-      return [item.value];
+      if (typeof item.value === 'string') return [item.value];
+      c.report(item.path, `must be a keyword, ${c.got(item.path, item.value)}`);
+      return [];
     });
   const keywords: KeywordsConfig = {
     optOut: words('optOut'),
@@ -534,32 +521,15 @@ function readKeywords(c: Checker, s: Section): KeywordsConfig {
   if (isMapping(custom)) {
     for (const [word, reply] of Object.entries(custom)) {
       const path = `${s.pathOf('custom')}.${word}`;
-      if (!KEYWORD.test(word)) c.report(path, 'must be keyed by one word (letters and digits)');
-      else if (typeof reply !== 'string' || reply.length === 0)
+      if (typeof reply !== 'string' || reply.length === 0)
         c.report(path, `must be the reply text, ${c.got(path, reply)}`);
       else keywords.custom[word] = reply;
     }
   } else if (s.has('custom')) {
     s.fail('custom', 'must be a mapping of keyword to reply text');
   }
-  // One word, one meaning: a keyword in two lists would make the reply depend on list order.
-  const seen = new Map<string, string>();
-  const lists: Array<[string, string[]]> = [
-    ['optOut', keywords.optOut],
-    ['optIn', keywords.optIn],
-    ['help', keywords.help],
-    ['custom', Object.keys(keywords.custom)],
-  ];
-  for (const [list, items] of lists) {
-    for (const word of items) {
-      const key = word.toUpperCase();
-      const first = seen.get(key);
-      if (first !== undefined && first !== list) {
-        c.report(s.path, `lists ${word} under both ${first} and ${list}: a keyword has one meaning`);
-      }
-      seen.set(key, list);
-    }
-  }
+  // One word, one meaning, the standard keywords included: the table the gateway builds is this.
+  for (const problem of keywordConfigErrors(keywords)) c.report(s.path, problem.message);
   return keywords;
 }
 

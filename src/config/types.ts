@@ -4,6 +4,8 @@
  * environment.
  */
 
+import type { QuietHours } from '../policy/quiet-hours.js';
+
 export type SegmentModeName = 'udh8' | 'udh16' | 'sar' | 'payload';
 export type BindPlanName = 'transceiver' | 'transmitter' | 'receiver' | 'transmitter+receiver';
 export type SenderType = 'shortcode' | 'longcode' | 'tollfree' | 'alphanumeric';
@@ -49,13 +51,11 @@ export interface RouteConfig {
 
 export type OptOutScopeName = 'sender' | 'program' | 'global';
 
-/** A daily window of the recipient's local time in which messages may be sent. */
-export interface QuietHoursConfig {
-  /** 'HH:MM', the window opens. */
-  start: string;
-  /** 'HH:MM', the window closes; earlier than start: it spans midnight. */
-  end: string;
-}
+/**
+ * A daily window of the recipient's local time in which messages may be sent: start and end as
+ * 'HH:MM' (end earlier than start spans midnight), optionally only on some weekdays.
+ */
+export type QuietHoursConfig = QuietHours;
 
 export interface KeywordsConfig {
   /** Added to the standard opt-out keywords (STOP, UNSUBSCRIBE, …), e.g. localised ones. */

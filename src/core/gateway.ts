@@ -14,16 +14,9 @@ import {
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/types.js';
-import type {
-  Account,
-  BatchItemResult,
-  GatewayApi,
-  IntakePolicy,
-  Readiness,
-  SubmitRequest,
-} from './api.js';
-import { block } from './lattice.js';
+import type { Account, BatchItemResult, GatewayApi, IntakePolicy, Readiness, SubmitRequest } from './api.js';
 import type { Intake } from './intake.js';
+import { block } from './lattice.js';
 import type { MessageRecord } from './types.js';
 
 export interface GatewayOptions {
@@ -202,7 +195,7 @@ export class Gateway implements GatewayApi {
 const SYSTEM_ACCOUNT: Account = { name: ':keywords', senders: ['*'] };
 
 /** Runs a store call; any failure of the store becomes a 503 the client may retry. */
-async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> {
+export async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -2,6 +2,8 @@
  * The message as sluice keeps it, from intake to its final state. Shared by core, store and http.
  */
 
+import type { QuietHours } from '../policy/quiet-hours.js';
+
 /** Every status a message can have (see STATUS_RANK for the order). */
 export const MESSAGE_STATUSES = [
   'accepted',
@@ -122,11 +124,7 @@ export interface MessageRecord {
 
 export type HoldReason = 'opted_out' | 'quiet_hours' | 'rate_limit';
 
-/** A daily window of the recipient's local time ('HH:MM'); end before start spans midnight. */
-export interface QuietHours {
-  start: string;
-  end: string;
-}
+export type { QuietHours };
 
 /** Where a receipt lands: a part of a message. */
 export interface PartRef {
