@@ -12,7 +12,9 @@ import { embeddedConfig, loadConfigFile } from './config/index.js';
 import type { SluiceConfig } from './config/types.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { Gateway } from './core/gateway.js';
+import { InboundHandler } from './core/inbound.js';
 import { Intake } from './core/intake.js';
+import { FlowPolicy, SenderPolicy } from './core/policy.js';
 import { ReceiptHandler } from './core/receipts.js';
 import { Router } from './core/router.js';
 import type { MessageRecord } from './core/types.js';
@@ -20,6 +22,7 @@ import { ConfigError } from './errors.js';
 import { createHttpServer } from './http/server.js';
 import { type Logger, maskNumber } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { TokenLeaser } from './policy/leaser.js';
 import { Simulator } from './sim/index.js';
 import { CommandStatus, ESM_CLASS_TYPE_MASK, EsmClass, SmppClient } from './smpp/index.js';
 import type { Pdu } from './smpp/pdu/types.js';
@@ -99,6 +102,16 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   }
 
   const senders = new Map(config.senders.map((s) => [s.address, s]));
+  const senderPolicy = new SenderPolicy(config.senders);
+  const leaser = new TokenLeaser({
+    store: store.limits,
+    clock,
+    onError: (err, keys) => logger.warn({ err, keys }, 'rate limits unreachable; waiting'),
+  });
+  const policy = new FlowPolicy({ config, senders: senderPolicy, optouts: store.optouts, leaser, clock });
+  const intake = new Intake({ config, router: new Router(config.routes), now: () => clock.now() });
+  // Declared before the connectors, which hand it their MO; built after them (it needs the gateway).
+  let inbound: InboundHandler | null = null;
   const clients = new Map<string, SmppClient>();
   const dispatchers: Dispatcher[] = [];
   for (const c of config.connectors) {
@@ -140,7 +153,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       correlationTtlSeconds: config.ttl.correlationSeconds,
       onStatus,
     });
-    client.on('request', (pdu, session) => onInbound(pdu, session, receipts, logger, c.name));
+    client.on('request', (pdu, session) => onInbound(pdu, session, receipts, inbound, logger, c.name));
     clients.set(c.name, client);
     dispatchers.push(
       new Dispatcher({
@@ -149,6 +162,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
         store,
         receipts,
         senders,
+        policy,
         maxParts: config.messages.maxParts,
         correlationTtlSeconds: config.ttl.correlationSeconds,
         consumer,
@@ -167,11 +181,20 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   const gateway = new Gateway({
     config,
     store,
-    intake: new Intake({ config, router: new Router(config.routes), now: () => clock.now() }),
+    intake,
     metrics,
     logger,
     connectorsUp: () => [...clients].filter(([, c]) => c.sessions.length > 0).map(([name]) => name),
     onStatus,
+    policy,
+  });
+  inbound = new InboundHandler({
+    senders: senderPolicy,
+    optouts: store.optouts,
+    reply: (from, to, body) => gateway.submitKeywordReply(from, to, body),
+    clock,
+    logger,
+    metrics,
   });
   const http = createHttpServer({
     api: gateway,
@@ -216,6 +239,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       const orderly = (async () => {
         await http.close();
         await Promise.all(dispatchers.map((d) => d.stop()));
+        leaser.close();
         await Promise.all([...clients.values()].map((c) => c.stop()));
         await simulator?.stop();
       })();
@@ -239,11 +263,15 @@ function readCa(connector: string, path: string): Buffer {
   }
 }
 
-/** deliver_sm from an SMSC: receipts update their message; MO is acknowledged (keywords: later). */
+/**
+ * deliver_sm from an SMSC: receipts update their message; MO goes to the keyword handler. Either
+ * is answered once what it changed is recorded, and ESME_RX_T_APPN (send it again) when that failed.
+ */
 function onInbound(
   pdu: AppRequest,
   session: Session,
   receipts: ReceiptHandler,
+  inbound: InboundHandler | null,
   logger: Logger,
   connector: string,
 ): void {
@@ -265,5 +293,16 @@ function onInbound(
     return;
   }
   logger.debug({ connector, from: maskNumber(deliver.source_addr) }, 'MO received');
-  session.respond(deliver);
+  if (inbound === null) {
+    // Still starting: the SMSC tries again shortly.
+    session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+    return;
+  }
+  inbound.handle(deliver, connector).then(
+    () => session.respond(deliver),
+    (err: unknown) => {
+      logger.error({ err, connector }, 'MO not handled; asking the SMSC to retry');
+      session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+    },
+  );
 }

@@ -8,6 +8,12 @@
  * - Retryable outcomes (ESME_RTHROTTLED, ESME_RMSGQFUL, ESME_RSYSERR, timeout, lost bind) hand the
  *   entry back to the queue with backoff; permanent ones fail the part, and so the message.
  * - A message past its validity expires instead of being sent.
+ * - The policy: an opted-out recipient's message is blocked (the list is checked again here: a
+ *   STOP may come while the message waits); outside the recipient's quiet hours the message goes
+ *   back to the queue until the window opens; the sender's and the connector's rate limits are
+ *   taken in parts, across instances. A message waits for them in this process for a few seconds
+ *   at most (in order, per sender); a longer wait goes back to the queue, and one that outlasts
+ *   the sender's maximum queue age expires.
  */
 import type { Clock } from '../clock.js';
 import { planMessage } from '../codec/index.js';
@@ -29,10 +35,10 @@ import type { PduInput, Tlvs } from '../smpp/pdu/types.js';
 import type { QueueEntry, Store } from '../store/types.js';
 import { TickBatcher } from '../util/batcher.js';
 import { planOptionsFor } from './intake.js';
-import { isFinalPart, partFinal, partSubmitted, transition } from './lattice.js';
-import { Pace } from './pace.js';
+import { block, isFinalPart, partFinal, partSubmitted, transition } from './lattice.js';
+import type { FlowPolicy } from './policy.js';
 import { ReceiptHandler } from './receipts.js';
-import { isFinal, type MessageRecord, type PartRef } from './types.js';
+import { type HoldReason, isFinal, type MessageError, type MessageRecord, type PartRef } from './types.js';
 import { updateRecord } from './update.js';
 
 export interface DispatcherOptions {
@@ -41,6 +47,7 @@ export interface DispatcherOptions {
   store: Store;
   receipts: ReceiptHandler;
   senders: ReadonlyMap<string, SenderConfig>;
+  policy: FlowPolicy;
   maxParts: number;
   correlationTtlSeconds: number;
   /** Unique per process: the queue's consumer name. */
@@ -59,7 +66,17 @@ export interface DispatcherOptions {
   /** Retry backoff: first delay and ceiling, ms. Defaults 1,000 and 60,000. */
   retryInitialMs?: number;
   retryMaxMs?: number;
+  /** Longest a message waits in this process for rate-limit tokens before going back to the queue. Default 5,000. */
+  localWaitMs?: number;
+  /** Messages held at once (sending or waiting for tokens). Default 4 × batch. */
+  maxInHand?: number;
 }
+
+/** What the policy says of a message about to be sent. */
+type Admission =
+  | { go: true }
+  | { go: false; expire: MessageError }
+  | { go: false; holdUntil: number; reason: HoldReason };
 
 type PartOutcome =
   | { ok: true; smscId: string; at: number }
@@ -71,8 +88,13 @@ export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #name: string;
   readonly #log: Logger;
-  readonly #pace: Pace;
   readonly #inflight = new Set<Promise<void>>();
+  /** Parts waiting in this process for each sender's tokens: how long a newcomer would wait. */
+  readonly #waitingParts = new Map<string, number>();
+  /** Resolves the claim loop's wait for room when a message in hand is done. */
+  #roomFreed: (() => void) | null = null;
+  /** The rate-limit waits under way, cut short by stop(). */
+  readonly #waits = new Set<AbortController>();
   #stopped = false;
   #loop: Promise<void> | null = null;
   /** Acknowledgements of one turn go out as one command. */
@@ -89,7 +111,6 @@ export class Dispatcher {
     this.#o = options;
     this.#name = options.connector.name;
     this.#log = options.logger.child({ connector: this.#name });
-    this.#pace = new Pace(options.connector.tps, options.clock);
     this.#acks = new TickBatcher<string, undefined>(async (ids) => {
       await options.store.queue.ack(this.#name, ids);
       return ids.map(() => undefined);
@@ -105,7 +126,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#onStop();
-    this.#pace.release();
+    for (const w of this.#waits) w.abort();
     await this.#loop;
     await Promise.allSettled([...this.#inflight]);
   }
@@ -113,9 +134,17 @@ export class Dispatcher {
   async #run(): Promise<void> {
     const { client, store, consumer } = this.#o;
     const batch = this.#o.batch ?? 256;
+    const maxInHand = this.#o.maxInHand ?? batch * 4;
     while (!this.#stopped) {
       if (client.capacity === 0) {
         await Promise.race([client.waitForCapacity(), this.#stopping]);
+        continue;
+      }
+      const room = maxInHand - this.#inflight.size;
+      if (room <= 0) {
+        // Messages waiting for rate-limit tokens hold no window slot: without this bound the loop
+        // would claim the whole queue into memory.
+        await Promise.race([new Promise<void>((resolve) => (this.#roomFreed = resolve)), this.#stopping]);
         continue;
       }
       let entries: QueueEntry[];
@@ -123,13 +152,25 @@ export class Dispatcher {
         entries = await store.queue.claim(
           this.#name,
           consumer,
-          Math.min(batch, client.capacity),
+          Math.min(batch, client.capacity, room),
           this.#o.blockMs ?? 500,
           this.#o.reclaimIdleMs ?? 30_000,
         );
         if (entries.length === 0) continue;
         const records = await store.messages.getMany(entries.map((e) => e.messageId));
-        for (let i = 0; i < entries.length; i++) this.#track(this.#handle(entries[i]!, records[i] ?? null));
+        // The opt-out list once for the batch: a STOP may have come since intake.
+        const live = records.map((r) => (r && !isFinal(r.status) ? r : null));
+        const blocked = await this.#o.policy.blockedBy(live.filter((r): r is MessageRecord => r !== null));
+        let k = 0;
+        for (let i = 0; i < entries.length; i++) {
+          const record = live[i] ?? null;
+          const scope = record ? (blocked[k++] ?? null) : null;
+          this.#track(
+            scope && record
+              ? this.#block(entries[i]!, record, scope)
+              : this.#handle(entries[i]!, records[i] ?? null),
+          );
+        }
       } catch (err) {
         // The store is down: wait a moment and try again; nothing was taken from the queue.
         this.#log.error({ err }, 'queue read failed');
@@ -140,13 +181,29 @@ export class Dispatcher {
 
   #track(p: Promise<void>): void {
     this.#inflight.add(p);
-    p.then(
-      () => this.#inflight.delete(p),
-      (err: unknown) => {
-        this.#inflight.delete(p);
-        this.#log.error({ err }, 'dispatch failed');
-      },
+    const done = () => {
+      this.#inflight.delete(p);
+      const freed = this.#roomFreed;
+      this.#roomFreed = null;
+      freed?.();
+    };
+    p.then(done, (err: unknown) => {
+      done();
+      this.#log.error({ err }, 'dispatch failed');
+    });
+  }
+
+  /** The recipient opted out while the message waited: it ends blocked, and leaves the queue. */
+  async #block(entry: QueueEntry, record: MessageRecord, scope: string): Promise<void> {
+    const written = await updateRecord(this.#o.store.messages, record.id, record, (r) =>
+      block(r, this.#o.clock.now(), scope),
     );
+    if (written?.status === 'blocked') {
+      this.#o.metrics.blocked.inc({ reason: 'opted_out', stage: 'dispatch' });
+      this.#o.metrics.messages.inc({ status: 'blocked', connector: this.#name, sender: written.from });
+      this.#o.onStatus?.(written);
+    }
+    await this.#acks.add(entry.entryId);
   }
 
   async #handle(entry: QueueEntry, record: MessageRecord | null): Promise<void> {
@@ -162,13 +219,30 @@ export class Dispatcher {
       await this.#acks.add(entry.entryId);
       return;
     }
+    const admission = await this.#admit(record);
+    if (!admission.go) {
+      if ('expire' in admission) await this.#expire(record, clock.now(), admission.expire);
+      else await this.#hold(entry, record, admission.reason, admission.holdUntil);
+      if ('expire' in admission) await this.#acks.add(entry.entryId);
+      return;
+    }
     const outcomes = await this.#submitParts(record, entry);
     const retry = [...outcomes.values()].some((o) => !o.ok && o.retry);
     const before = record.status;
+    const sentAt = clock.now();
+    if (record.attempts === 0 && outcomes.size > 0) {
+      metrics.queueAgeSeconds.observe({ connector: this.#name }, (sentAt - queuedSince(record)) / 1000);
+    }
     const written = await updateRecord(store.messages, record.id, record, (r) => {
       let changed = transition(r, 'sending', now);
       if (outcomes.size > 0) {
         r.attempts += 1;
+        changed = true;
+      }
+      if (r.reason || r.heldUntil) {
+        // Whatever held it is over.
+        r.reason = null;
+        r.heldUntil = null;
         changed = true;
       }
       for (const [index, o] of outcomes) {
@@ -191,6 +265,107 @@ export class Dispatcher {
     } else {
       await this.#acks.add(entry.entryId);
     }
+  }
+
+  /**
+   * Quiet hours, then the sender's and the connector's rate limits for the parts still to send.
+   * Resolves once the message may go, or says to hold it (back to the queue until an instant) or
+   * to expire it.
+   */
+  async #admit(record: MessageRecord): Promise<Admission> {
+    const { policy, clock, senders, metrics } = this.#o;
+    const sender = senders.get(record.from);
+    if (!sender) return { go: true };
+    const now = clock.now();
+    const release = policy.quietHoursRelease(record, sender, now);
+    if (release === null || release > record.validUntil) {
+      return {
+        go: false,
+        expire: {
+          code: 'SLUICE_ERR_QUIET_HOURS',
+          message: "the recipient's sending window does not open before the message's validity ends",
+        },
+      };
+    }
+    if (release > now) return { go: false, holdUntil: release, reason: 'quiet_hours' };
+
+    const parts = record.parts.filter((p) => p.smscId === null && !isFinalPart(p.state)).length;
+    const senderLimit = policy.senderLimit(sender.address);
+    const connectorLimit = policy.connectorLimit(this.#name);
+    if (parts === 0 || (!senderLimit && !connectorLimit)) return { go: true };
+    const demands = [];
+    if (senderLimit) demands.push({ key: `sender:${sender.address}`, limit: senderLimit, n: parts });
+    if (connectorLimit) demands.push({ key: `connector:${this.#name}`, limit: connectorLimit, n: parts });
+    if (policy.leaser.tryTakeAll(demands).ok) return { go: true };
+
+    // Over a limit: the message waits, and how long it has waited counts.
+    const deadline = queuedSince(record) + sender.maxQueueAgeSeconds * 1000;
+    if (now >= deadline) return this.#admitExpired(sender);
+    const localWaitMs = this.#o.localWaitMs ?? 5_000;
+    const waiting = this.#waitingParts.get(sender.address) ?? 0;
+    if (senderLimit) {
+      // The parts already waiting here go first: when they alone outlast the local wait, this one
+      // goes back to the queue at once, to come back about when its turn is near.
+      const aheadMs = ((waiting + parts) / senderLimit.perSecond) * 1000;
+      if (aheadMs > localWaitMs) {
+        metrics.throttledWaits.inc({ limit: 'sender', where: 'queue' });
+        return {
+          go: false,
+          holdUntil: Math.min(deadline, now + jitter(aheadMs - localWaitMs / 2)),
+          reason: 'rate_limit',
+        };
+      }
+    }
+    this.#waitingParts.set(sender.address, waiting + parts);
+    const abort = new AbortController();
+    const timer = clock.setTimeout(() => abort.abort(), Math.min(localWaitMs, deadline - now));
+    this.#waits.add(abort);
+    try {
+      for (const d of demands) {
+        metrics.throttledWaits.inc({
+          limit: d.key.startsWith('sender:') ? 'sender' : 'connector',
+          where: 'in_process',
+        });
+        await policy.leaser.take(d.key, d.limit, d.n, abort.signal);
+      }
+      return { go: true };
+    } catch {
+      const later = clock.now();
+      if (later >= deadline) return this.#admitExpired(sender);
+      metrics.throttledWaits.inc({ limit: 'sender', where: 'queue' });
+      return { go: false, holdUntil: Math.min(deadline, later + jitter(localWaitMs)), reason: 'rate_limit' };
+    } finally {
+      timer.cancel();
+      this.#waits.delete(abort);
+      const left = (this.#waitingParts.get(sender.address) ?? parts) - parts;
+      if (left > 0) this.#waitingParts.set(sender.address, left);
+      else this.#waitingParts.delete(sender.address);
+    }
+  }
+
+  #admitExpired(sender: SenderConfig): Admission {
+    return {
+      go: false,
+      expire: {
+        code: 'SLUICE_ERR_QUEUE_AGE',
+        message: `waited longer than the sender's maximum queue age (${sender.maxQueueAgeSeconds} s) for its rate limit`,
+      },
+    };
+  }
+
+  /** Back to the queue until `until`, the record saying why (GET shows it). */
+  async #hold(entry: QueueEntry, record: MessageRecord, reason: HoldReason, until: number): Promise<void> {
+    const { store, clock, metrics } = this.#o;
+    await updateRecord(store.messages, record.id, record, (r) => {
+      if (isFinal(r.status) || (r.reason === reason && r.heldUntil === until)) return false;
+      r.reason = reason;
+      r.heldUntil = until;
+      // Time held by quiet hours is not time waited in the queue.
+      if (reason === 'quiet_hours') r.eligibleAt = until;
+      return true;
+    });
+    if (reason === 'quiet_hours') metrics.quietHoursHolds.inc();
+    await store.queue.defer(this.#name, [entry], Math.max(until, clock.now()));
   }
 
   /** Submits every part without an SMSC id; outcomes by part index. */
@@ -258,7 +433,6 @@ export class Dispatcher {
 
   async #submitOne(fields: PduInput<'submit_sm'>): Promise<PartOutcome> {
     const { client, clock, metrics } = this.#o;
-    await this.#pace.take();
     for (;;) {
       const started = clock.now();
       try {
@@ -318,18 +492,22 @@ export class Dispatcher {
     return items.map(() => undefined);
   }
 
-  async #expire(record: MessageRecord, now: number): Promise<void> {
+  async #expire(
+    record: MessageRecord,
+    now: number,
+    error: MessageError = {
+      code: 'SLUICE_ERR_EXPIRED',
+      message: 'validity ended before the message could be sent',
+    },
+  ): Promise<void> {
     const written = await updateRecord(this.#o.store.messages, record.id, record, (r) => {
       let changed = false;
       for (const p of r.parts)
-        if (p.smscId === null)
-          changed = partFinal(r, p.index, 'expired', now, 'SLUICE_ERR_EXPIRED') || changed;
-      return (
-        transition(r, 'expired', now, {
-          code: 'SLUICE_ERR_EXPIRED',
-          message: 'validity ended before the message could be sent',
-        }) || changed
-      );
+        if (p.smscId === null) changed = partFinal(r, p.index, 'expired', now, error.code) || changed;
+      // The parts' expiry may already have settled the message (with the part's error): the
+      // message's own error is the one that says why.
+      if (r.status === 'expired') r.error = error;
+      return transition(r, 'expired', now, error) || changed;
     });
     if (written) {
       this.#o.metrics.messages.inc({ status: 'expired', connector: this.#name, sender: written.from });
@@ -351,6 +529,16 @@ export class Dispatcher {
       this.#stopping,
     ]);
   }
+}
+
+/** When the message last became free to go: the sender's maximum queue age counts from here. */
+function queuedSince(record: MessageRecord): number {
+  return record.eligibleAt ?? record.createdAt;
+}
+
+/** ms spread over ±25%, so messages held together do not all come back in the same instant. */
+function jitter(ms: number): number {
+  return Math.max(1, Math.round(ms * (0.75 + Math.random() / 2)));
 }
 
 /**

@@ -4,7 +4,10 @@
  * the quiet hours of a message. Intake (IntakePolicy) and the dispatcher ask it; the opt-out list
  * and the rate-limit state live in the store, shared by every instance.
  */
-import type { SenderConfig } from '../config/types.js';
+import type { Clock } from '../clock.js';
+import type { SenderConfig, SluiceConfig } from '../config/types.js';
+import { ApiError } from '../errors.js';
+import type { TokenLeaser } from '../policy/leaser.js';
 import {
   type OptOutScope,
   type OptOutStore,
@@ -12,6 +15,9 @@ import {
   scopeProgram,
   scopeSender,
 } from '../policy/optouts.js';
+import { nextAllowedAt, zonesForNumber } from '../policy/quiet-hours.js';
+import type { RateLimit } from '../policy/ratelimit.js';
+import type { Account, IntakePolicy } from './api.js';
 import type { MessageRecord } from './types.js';
 
 /** The configured senders, with the opt-out scopes each one answers to. */
@@ -75,5 +81,111 @@ export class SenderPolicy {
     const found = await optouts.check(queries);
     for (let j = 0; j < asked.length; j++) out[asked[j]!] = found[j]?.scope ?? null;
     return out;
+  }
+}
+
+export interface FlowPolicyOptions {
+  config: SluiceConfig;
+  senders: SenderPolicy;
+  optouts: OptOutStore;
+  leaser: TokenLeaser;
+  clock: Clock;
+}
+
+/**
+ * Longest an HTTP request waits for its API key's tokens before it is answered 429: long enough
+ * for this process's first lease of the key to come back from the store, far shorter than a client
+ * notices.
+ */
+const INTAKE_WAIT_MS = 50;
+
+/**
+ * The policy as intake and the dispatcher ask it. Rate-limit keys are namespaced by what they
+ * limit (sender:, connector:, key:), so a sender and a connector of the same name never share.
+ */
+export class FlowPolicy implements IntakePolicy {
+  readonly senders: SenderPolicy;
+  readonly #o: FlowPolicyOptions;
+  readonly #keyLimits: Map<string, RateLimit>;
+  readonly #senderLimits = new Map<string, RateLimit>();
+  readonly #connectorLimits = new Map<string, RateLimit>();
+
+  constructor(options: FlowPolicyOptions) {
+    this.#o = options;
+    this.senders = options.senders;
+    this.#keyLimits = new Map(
+      options.config.apiKeys.flatMap((k) =>
+        k.rateLimit > 0 ? [[k.name, { perSecond: k.rateLimit, burst: k.rateBurst }] as const] : [],
+      ),
+    );
+    for (const s of options.config.senders) {
+      if (s.rateLimit > 0) this.#senderLimits.set(s.address, { perSecond: s.rateLimit, burst: s.rateBurst });
+    }
+    for (const c of options.config.connectors) {
+      // One second of the carrier's TPS as burst: what "per second" allows.
+      if (c.tps > 0)
+        this.#connectorLimits.set(c.name, { perSecond: c.tps, burst: Math.max(1, Math.ceil(c.tps)) });
+    }
+  }
+
+  get leaser(): TokenLeaser {
+    return this.#o.leaser;
+  }
+
+  async admit(account: Account, count: number): Promise<void> {
+    const limit = this.#keyLimits.get(account.name);
+    if (!limit) return;
+    const key = `key:${account.name}`;
+    const first = this.#o.leaser.tryTake(key, limit, count);
+    if (first.ok) return;
+    if (first.waitMs <= INTAKE_WAIT_MS) {
+      // Most often this process has no lease of the key yet: wait for the one being fetched.
+      const abort = new AbortController();
+      const timer = this.#o.clock.setTimeout(() => abort.abort(), INTAKE_WAIT_MS);
+      try {
+        await this.#o.leaser.take(key, limit, count, abort.signal);
+        return;
+      } catch {
+        // Still short once the wait is over: over the limit.
+      } finally {
+        timer.cancel();
+      }
+    }
+    // The store's hint, or at least the time the rate takes to earn this many tokens.
+    const retry = Math.max(first.waitMs, (count / limit.perSecond) * 1000);
+    throw new ApiError(
+      429,
+      'too-many-requests',
+      `API key '${account.name}' is over its rate of ${limit.perSecond} messages/s; retry later`,
+      [],
+      { retryAfterSeconds: retry / 1000 },
+    );
+  }
+
+  blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>> {
+    return this.senders.blockedBy(this.#o.optouts, records);
+  }
+
+  /** Parts per second the sender may send across every instance; null: no limit. */
+  senderLimit(address: string): RateLimit | null {
+    return this.#senderLimits.get(address) ?? null;
+  }
+
+  /** The connector's TPS across every instance; null: no ceiling. */
+  connectorLimit(name: string): RateLimit | null {
+    return this.#connectorLimits.get(name) ?? null;
+  }
+
+  /**
+   * When the message may go as far as quiet hours are concerned: `now` when it may go now, a later
+   * instant when the recipient's window opens then, or null when no window opens in every one of
+   * the number's possible time zones within the next days (the caller expires the message rather
+   * than send it at an hour that may be forbidden). Keyword replies are exempt.
+   */
+  quietHoursRelease(record: MessageRecord, sender: SenderConfig, now: number): number | null {
+    if (record.keywordReply || record.quietHours === false) return now;
+    const window = record.quietHours ?? sender.quietHours;
+    if (window === null) return now;
+    return nextAllowedAt(zonesForNumber(record.to), window, now);
   }
 }

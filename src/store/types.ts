@@ -6,6 +6,8 @@
  * message.
  */
 import type { MessageRecord, PartRef } from '../core/types.js';
+import type { OptOutStore } from '../policy/optouts.js';
+import type { RateLimitStore } from '../policy/ratelimit.js';
 
 /** One queued message, as handed to a dispatcher. */
 export interface QueueEntry {
@@ -117,6 +119,10 @@ export interface Store {
   readonly messages: MessageStore;
   readonly queue: QueueStore;
   readonly correlation: CorrelationStore;
+  /** The do-not-contact list and its audit log. */
+  readonly optouts: OptOutStore;
+  /** The rate limits' shared state (GCRA), read through a TokenLeaser. */
+  readonly limits: RateLimitStore;
   /** Resolves when the store answers (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -11,6 +11,8 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { Fifo } from '../../util/fifo.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
+import { MemoryOptOutStore } from './optouts.js';
+import { MemoryRateLimitStore } from './ratelimit.js';
 import { ExpiringMap, MinHeap } from './structures.js';
 
 export interface MemoryStoreOptions {
@@ -36,6 +38,8 @@ export class MemoryStore implements Store {
   readonly messages: MemoryMessageStore;
   readonly queue: MemoryQueueStore;
   readonly correlation: MemoryCorrelationStore;
+  readonly optouts = new MemoryOptOutStore();
+  readonly limits = new MemoryRateLimitStore();
 
   constructor(options: MemoryStoreOptions) {
     const clock = options.clock ?? systemClock;

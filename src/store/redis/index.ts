@@ -15,6 +15,8 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
+import { RedisOptOutStore } from './optouts.js';
+import { RedisRateLimitStore } from './ratelimit.js';
 import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, RELEASE_IF, runScript } from './lua.js';
 
 export { GROUP, RedisKeys } from './keys.js';
@@ -67,6 +69,8 @@ export class RedisStore implements Store {
   readonly messages: RedisMessageStore;
   readonly queue: RedisQueueStore;
   readonly correlation: RedisCorrelationStore;
+  readonly optouts: RedisOptOutStore;
+  readonly limits: RedisRateLimitStore;
   readonly #redis: Redis;
   #closing: Promise<void> | null = null;
 
@@ -86,6 +90,8 @@ export class RedisStore implements Store {
     this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
     this.queue = new RedisQueueStore(ctx);
     this.correlation = new RedisCorrelationStore(ctx);
+    this.optouts = new RedisOptOutStore(this.#redis, this.keys.prefix);
+    this.limits = new RedisRateLimitStore(this.#redis, this.keys.prefix);
   }
 
   async ping(): Promise<void> {

@@ -1,0 +1,173 @@
+/**
+ * The compliance policy end to end, over real sockets, with the memory store and a real
+ * redis-server: keywords sent as MO by the simulator, their confirmations as the simulator
+ * receives them, and what happens to the next message to that number.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { decodeShortMessage } from '../../src/codec/index.js';
+import type { SenderConfig, StoreConfig } from '../../src/config/types.js';
+import type { SubmitRecord } from '../../src/sim/index.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { type Rig, startRig } from './helpers.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+let rig: Rig | null = null;
+afterEach(async () => {
+  await rig?.stop();
+  rig = null;
+});
+
+const stores: Array<[string, () => StoreConfig]> = [
+  ['memory', () => ({ kind: 'memory' })],
+  [
+    'redis',
+    () => ({ kind: 'redis', url: redis.url, keyPrefix: `pol${Math.random().toString(36).slice(2, 8)}` }),
+  ],
+];
+
+const CUSTOMER = '447700900123';
+const OTHER = '447700900456';
+
+function sender(address: string, overrides: Partial<SenderConfig> = {}): SenderConfig {
+  return {
+    address,
+    type: 'shortcode',
+    smartEncoding: true,
+    nationalLanguages: [],
+    program: null,
+    optOutScope: 'sender',
+    rateLimit: 0,
+    rateBurst: 1,
+    maxQueueAgeSeconds: 3600,
+    quietHours: null,
+    keywords: { optOut: [], optIn: [], help: [], custom: {} },
+    replies: { optOut: null, optIn: null, help: null },
+    ...overrides,
+  };
+}
+
+function textOf(record: SubmitRecord): string {
+  const pdu = record.pdu;
+  return decodeShortMessage(pdu.short_message, pdu.data_coding, { udhi: (pdu.esm_class & 0x40) !== 0 }).text ?? '';
+}
+
+/** The next submit_sm the simulator accepts from `from` to `to`. */
+function nextSubmit(r: Rig, from: string, to: string): Promise<SubmitRecord> {
+  return new Promise((resolve) => {
+    const onSubmit = (s: SubmitRecord) => {
+      if (s.source === from && s.destination === to) {
+        r.sim.off('submit', onSubmit);
+        resolve(s);
+      }
+    };
+    r.sim.on('submit', onSubmit);
+  });
+}
+
+/** Sends `text` as MO from `from` to `to` and returns the reply sluice sends back. */
+async function keyword(r: Rig, from: string, to: string, text: string): Promise<string> {
+  const reply = nextSubmit(r, to, from);
+  r.sim.injectMo({ from, to, text });
+  return textOf(await reply);
+}
+
+async function send(r: Rig, from: string, to: string): Promise<{ id: string; status: string; reason: unknown }> {
+  const res = await r.post('/v1/messages', { from, to: `+${to}`, body: 'Your appointment is tomorrow at 10:00' });
+  expect(res.status).toBe(202);
+  return { id: res.json.id as string, status: res.json.status as string, reason: res.json.reason };
+}
+
+describe.each(stores)('keywords and the opt-out list with the %s store', (_, store) => {
+  it('STOP → confirmation → blocked → START → confirmation → delivered again', async () => {
+    rig = await startRig({ store: store() });
+    const stop = await keyword(rig, CUSTOMER, '12345', ' Stop! ');
+    expect(stop).toMatch(/unsubscribed/i);
+
+    const blocked = await send(rig, '12345', CUSTOMER);
+    expect(blocked).toMatchObject({ status: 'blocked', reason: 'opted_out' });
+    const got = await rig.get(`/v1/messages/${blocked.id}`);
+    expect(got.json).toMatchObject({ status: 'blocked', reason: 'opted_out' });
+    expect((got.json.error as { code: string }).code).toBe('SLUICE_ERR_OPTED_OUT');
+
+    const start = await keyword(rig, CUSTOMER, '12345', 'start');
+    expect(start).toMatch(/subscribed/i);
+    expect(start).not.toMatch(/unsubscribed/i);
+
+    const again = await send(rig, '12345', CUSTOMER);
+    expect(again.status).toBe('queued');
+    await rig.statusReached(again.id, 'delivered');
+    const submitted = rig.sim.stats().submits;
+    // Two confirmations and the one message after START: the blocked one never left.
+    expect(submitted).toBe(3);
+  });
+
+  it('answers HELP, also to a number that never subscribed, and changes nothing', async () => {
+    rig = await startRig({ store: store() });
+    const help = await keyword(rig, OTHER, '12345', 'HELP');
+    expect(help).toMatch(/help/i);
+    expect(help).toMatch(/STOP/);
+    const msg = await send(rig, '12345', OTHER);
+    expect(msg.status).toBe('queued');
+    await rig.statusReached(msg.id, 'delivered');
+  });
+
+  it('takes a sender’s custom and localised keywords, with its own replies', async () => {
+    rig = await startRig({
+      store: store(),
+      edit: (c) => {
+        c.senders = [
+          sender('12345', {
+            keywords: { optOut: ['BAJA'], optIn: ['ALTA'], help: ['AYUDA'], custom: { HOURS: 'Open 9-17, Mon-Fri.' } },
+            replies: { optOut: 'Baja confirmada. Responde ALTA para volver.', optIn: null, help: null },
+          }),
+        ];
+      },
+    });
+    expect(await keyword(rig, CUSTOMER, '12345', 'hours')).toBe('Open 9-17, Mon-Fri.');
+    expect(await keyword(rig, CUSTOMER, '12345', 'Baja.')).toBe('Baja confirmada. Responde ALTA para volver.');
+    expect((await send(rig, '12345', CUSTOMER)).status).toBe('blocked');
+    await keyword(rig, CUSTOMER, '12345', 'ALTA');
+    expect((await send(rig, '12345', CUSTOMER)).status).toBe('queued');
+  });
+
+  it('a per-sender opt-out silences that sender only; a global one silences every sender', async () => {
+    rig = await startRig({
+      store: store(),
+      edit: (c) => {
+        c.senders = [sender('12345'), sender('23456'), sender('34567', { optOutScope: 'global' })];
+      },
+    });
+    await keyword(rig, CUSTOMER, '12345', 'STOP');
+    expect((await send(rig, '12345', CUSTOMER)).status).toBe('blocked');
+    const other = await send(rig, '23456', CUSTOMER);
+    expect(other.status).toBe('queued');
+    await rig.statusReached(other.id, 'delivered');
+
+    await keyword(rig, OTHER, '34567', 'STOP');
+    for (const from of ['12345', '23456', '34567']) {
+      expect((await send(rig, from, OTHER)).status).toBe('blocked');
+    }
+  });
+
+  it('reports blocked items of a batch one by one and queues the rest', async () => {
+    rig = await startRig({ store: store() });
+    await keyword(rig, CUSTOMER, '12345', 'STOP');
+    const res = await rig.post('/v1/messages/batch', {
+      messages: [
+        { from: '12345', to: `+${CUSTOMER}`, body: 'one' },
+        { from: '12345', to: `+${OTHER}`, body: 'two' },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const results = res.json.results as Array<{ status: number; message?: { status: string; reason: string | null } }>;
+    expect(results.map((r) => r.message?.status)).toEqual(['blocked', 'queued']);
+    expect(results[0]?.message?.reason).toBe('opted_out');
+  });
+});
