@@ -90,6 +90,9 @@ function decodeEvent(number: string, json: string): OptOutEvent {
   return { action, ...entryOf(number, scope, entry) };
 }
 
+/** Most keyspace buckets one SCAN step visits. */
+const MAX_SCAN_COUNT = 1000;
+
 /** Redis glob metacharacters, escaped so that a prefix is matched literally by SCAN MATCH. */
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
@@ -203,9 +206,12 @@ export class RedisOptOutStore implements OptOutStore {
 
   async *#pages(scope: OptOutScope | null, pageSize: number): AsyncGenerator<OptOutEntry[]> {
     const redis = this.#redis;
-    // COUNT is how many slots of the keyspace one SCAN step visits, matching or not.
+    // COUNT is how many buckets of the whole keyspace one SCAN step visits, matching or not: a
+    // step blocks the server while it runs, so it stays small whatever page size is asked for
+    // (pages are filled over several steps).
+    const count = Math.min(pageSize, MAX_SCAN_COUNT);
     const nextScan = (cursor: string): Promise<[string, string[]]> =>
-      redis.scan(cursor, 'MATCH', this.#scanPattern, 'COUNT', pageSize);
+      redis.scan(cursor, 'MATCH', this.#scanPattern, 'COUNT', count);
     let pending: Promise<[string, string[]]> | null = nextScan('0');
     let page: OptOutEntry[] = [];
     try {
