@@ -61,7 +61,7 @@ export interface DispatcherOptions {
   blockMs?: number;
   /** ms after which an entry handed out and never acknowledged is reclaimed. Default 30,000. */
   reclaimIdleMs?: number;
-  /** Told of every status a message takes here, once, after it is written. */
+  /** Told of every status a message takes here, once, after it is written; and of every hold. */
   onStatus?: (record: MessageRecord) => void;
   /** Retry backoff: first delay and ceiling, ms. Defaults 1,000 and 60,000. */
   retryInitialMs?: number;
@@ -356,7 +356,7 @@ export class Dispatcher {
   /** Back to the queue until `until`, the record saying why (GET shows it). */
   async #hold(entry: QueueEntry, record: MessageRecord, reason: HoldReason, until: number): Promise<void> {
     const { store, clock, metrics } = this.#o;
-    await updateRecord(store.messages, record.id, record, (r) => {
+    const written = await updateRecord(store.messages, record.id, record, (r) => {
       if (isFinal(r.status) || (r.reason === reason && r.heldUntil === until)) return false;
       r.reason = reason;
       r.heldUntil = until;
@@ -365,6 +365,8 @@ export class Dispatcher {
       return true;
     });
     if (reason === 'quiet_hours') metrics.quietHoursHolds.inc();
+    // Not a new status, but news to whoever follows the message: it waits, and why.
+    if (written?.reason === reason) this.#o.onStatus?.(written);
     await store.queue.defer(this.#name, [entry], Math.max(until, clock.now()));
   }
 

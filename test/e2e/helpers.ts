@@ -3,6 +3,7 @@
  * default but pointed at that simulator and at the given store, and a small HTTP client.
  */
 import { once } from 'node:events';
+import { type Clock, ManualClock } from '../../src/clock.js';
 import { embeddedConfig } from '../../src/config/index.js';
 import type { SluiceConfig, StoreConfig } from '../../src/config/types.js';
 import type { MessageRecord, MessageStatus } from '../../src/core/types.js';
@@ -32,6 +33,8 @@ export async function startRig(options: {
   store: StoreConfig;
   sim?: Partial<SimulatorOptions>;
   edit?: (config: SluiceConfig) => void;
+  /** sluice's clock (the simulator keeps the system's). */
+  clock?: Clock;
 }): Promise<Rig> {
   const sim = new Simulator({
     port: 0,
@@ -52,6 +55,7 @@ export async function startRig(options: {
     logger: silentLogger,
     retryInitialMs: 20,
     reclaimIdleMs: 200,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const base = `http://127.0.0.1:${gateway.httpPort}`;
   const auth = { authorization: 'Bearer dev-key' };
@@ -107,7 +111,15 @@ export async function startRig(options: {
       });
     },
     async stop() {
-      await gateway.stop('test done');
+      // A manual clock stands still unless moved: during shutdown, time passes (the dispatcher's
+      // claim wait and the unbind's drain end by the clock).
+      const clock = options.clock;
+      const ticking = clock instanceof ManualClock ? setInterval(() => clock.advance(500), 5) : null;
+      try {
+        await gateway.stop('test done');
+      } finally {
+        if (ticking) clearInterval(ticking);
+      }
       await sim.stop();
     },
   };
