@@ -55,7 +55,9 @@ function sender(address: string, overrides: Partial<SenderConfig> = {}): SenderC
 
 function textOf(record: SubmitRecord): string {
   const pdu = record.pdu;
-  return decodeShortMessage(pdu.short_message, pdu.data_coding, { udhi: (pdu.esm_class & 0x40) !== 0 }).text ?? '';
+  return (
+    decodeShortMessage(pdu.short_message, pdu.data_coding, { udhi: (pdu.esm_class & 0x40) !== 0 }).text ?? ''
+  );
 }
 
 /** The next submit_sm the simulator accepts from `from` to `to`. */
@@ -78,8 +80,16 @@ async function keyword(r: Rig, from: string, to: string, text: string): Promise<
   return textOf(await reply);
 }
 
-async function send(r: Rig, from: string, to: string): Promise<{ id: string; status: string; reason: unknown }> {
-  const res = await r.post('/v1/messages', { from, to: `+${to}`, body: 'Your appointment is tomorrow at 10:00' });
+async function send(
+  r: Rig,
+  from: string,
+  to: string,
+): Promise<{ id: string; status: string; reason: unknown }> {
+  const res = await r.post('/v1/messages', {
+    from,
+    to: `+${to}`,
+    body: 'Your appointment is tomorrow at 10:00',
+  });
   expect(res.status).toBe(202);
   return { id: res.json.id as string, status: res.json.status as string, reason: res.json.reason };
 }
@@ -124,14 +134,21 @@ describe.each(stores)('keywords and the opt-out list with the %s store', (_, sto
       edit: (c) => {
         c.senders = [
           sender('12345', {
-            keywords: { optOut: ['BAJA'], optIn: ['ALTA'], help: ['AYUDA'], custom: { HOURS: 'Open 9-17, Mon-Fri.' } },
+            keywords: {
+              optOut: ['BAJA'],
+              optIn: ['ALTA'],
+              help: ['AYUDA'],
+              custom: { HOURS: 'Open 9-17, Mon-Fri.' },
+            },
             replies: { optOut: 'Baja confirmada. Responde ALTA para volver.', optIn: null, help: null },
           }),
         ];
       },
     });
     expect(await keyword(rig, CUSTOMER, '12345', 'hours')).toBe('Open 9-17, Mon-Fri.');
-    expect(await keyword(rig, CUSTOMER, '12345', 'Baja.')).toBe('Baja confirmada. Responde ALTA para volver.');
+    expect(await keyword(rig, CUSTOMER, '12345', 'Baja.')).toBe(
+      'Baja confirmada. Responde ALTA para volver.',
+    );
     expect((await send(rig, '12345', CUSTOMER)).status).toBe('blocked');
     await keyword(rig, CUSTOMER, '12345', 'ALTA');
     expect((await send(rig, '12345', CUSTOMER)).status).toBe('queued');
@@ -166,7 +183,10 @@ describe.each(stores)('keywords and the opt-out list with the %s store', (_, sto
       ],
     });
     expect(res.status).toBe(200);
-    const results = res.json.results as Array<{ status: number; message?: { status: string; reason: string | null } }>;
+    const results = res.json.results as Array<{
+      status: number;
+      message?: { status: string; reason: string | null };
+    }>;
     expect(results.map((r) => r.message?.status)).toEqual(['blocked', 'queued']);
     expect(results[0]?.message?.reason).toBe('opted_out');
   });
