@@ -1,11 +1,18 @@
 /**
- * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]`
+ * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
+ *   [--processes N] [--policies on|off]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (in a child process, on a real
  * redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
  * Two runs: single-message requests to POST /v1/messages, and POST /v1/messages/batch.
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS.
+ *
+ * --policies on (the default) gives the sender, the connector and the API key rate limits far above
+ * the load (so every message takes its tokens through the leaser and none waits), an open
+ * quiet-hours window (each message's zones are looked up) and an opt-out list of 10,000 other
+ * numbers. off: no limits and no quiet hours. The opt-out check runs either way: it is not
+ * optional.
  */
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +21,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Simulator } from '../src/sim/index.js';
+import { RedisStore } from '../src/store/index.js';
 import { freePort, startSluice } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 
@@ -33,6 +41,29 @@ interface RunResult {
   sluicePeakRssMb: number;
 }
 
+/** An opt-out list of `count` numbers (none of them the bench's recipient), as sluice's store keeps it. */
+async function seedOptOuts(url: string, keyPrefix: string, count: number): Promise<void> {
+  const store = new RedisStore({ url, keyPrefix, messageTtlSeconds: 60 });
+  try {
+    const at = Date.now();
+    for (let i = 0; i < count; i += 1000) {
+      await store.optouts.add(
+        Array.from({ length: Math.min(1000, count - i) }, (_, k) => ({
+          number: String(447800000000 + i + k),
+          scope: 'global' as const,
+          at,
+          source: 'import' as const,
+          keyword: null,
+          reason: null,
+          sender: null,
+        })),
+      );
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 function peakRssMb(pid: number): number {
   // VmHWM: the resident set's high-water mark, kept by the kernel for the process's lifetime.
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -49,8 +80,10 @@ export async function main(argv: string[]): Promise<number> {
       'batch-size': { type: 'string' },
       store: { type: 'string' },
       processes: { type: 'string' },
+      policies: { type: 'string' },
     },
   });
+  const policies = values.policies ?? 'on';
   const seconds = Number(values.seconds ?? 10);
   const connections = Number(values.connections ?? 64);
   const batchSize = Number(values['batch-size'] ?? 100);
@@ -63,10 +96,11 @@ export async function main(argv: string[]): Promise<number> {
     !(batchSize >= 1 && batchSize <= 1000) ||
     !['redis', 'memory'].includes(storeKind) ||
     !(Number.isInteger(processes) && processes >= 1 && processes <= 8) ||
-    (processes > 1 && storeKind !== 'redis')
+    (processes > 1 && storeKind !== 'redis') ||
+    !['on', 'off'].includes(policies)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off]',
     );
     return 2;
   }
@@ -91,13 +125,19 @@ export async function main(argv: string[]): Promise<number> {
 http: { host: 127.0.0.1, port: ${httpPort}, maxBodyBytes: 4194304 }
 store: ${redis ? `{ kind: redis, url: '${redis.url}', keyPrefix: 'b${runs.length}' }` : '{ kind: memory }'}
 connectors:
-  - { name: sim, host: 127.0.0.1, port: ${smpp.port}, systemId: sluice, password: sluice, window: 500, binds: 2, enquireLinkIntervalMs: 0 }
-senders: [{ address: '12345', type: shortcode }]
+  - { name: sim, host: 127.0.0.1, port: ${smpp.port}, systemId: sluice, password: sluice, window: 500, binds: 2, enquireLinkIntervalMs: 0, tps: ${policies === 'on' ? 1000000 : 0} }
+${
+  policies === 'on'
+    ? `senders: [{ address: '12345', type: shortcode, rateLimit: 1000000, quietHours: { start: '00:00', end: '23:59' } }]
+apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'], rateLimit: 1000000 }]`
+    : `senders: [{ address: '12345', type: shortcode, rateLimit: 0 }]
+apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'] }]`
+}
 routes: [{ connector: sim }]
-apiKeys: [{ name: bench, key: ${KEY}, senders: ['*'] }]
 log: { level: info }
 `,
       );
+      if (policies === 'on' && redis) await seedOptOuts(redis.url, `b${runs.length}`, 10_000);
       const sluices = [];
       for (let i = 0; i < processes; i++) sluices.push(await startSluice(config, 'inherit'));
       while (sim.stats().binds.transceiver < 2 * processes) await once(sim.server, 'bound');
@@ -172,6 +212,7 @@ log: { level: info }
     connections,
     processes,
     batchSize,
+    policies,
     runs,
   };
   if (values.json) console.log(JSON.stringify(out));

@@ -8,6 +8,8 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<numb
   smpp: () => import('./smpp.js'),
   codec: () => import('./codec.js'),
   e2e: () => import('./e2e.js'),
+  optouts: () => import('./optouts.js').then((m) => ({ main: m.runOptOutBench })),
+  ratelimit: () => import('./ratelimit.js'),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -498,3 +498,54 @@ describe('HTTP, messages, TTLs, log, simulator, shutdown', () => {
     ]),
   ]);
 });
+
+describe('sender policy', () => {
+  rejects([
+    [
+      'senders[0].optOutScope',
+      'program',
+      "senders[0].optOutScope is program, so the sender needs a program: set `program`, got 'program'",
+    ],
+    [
+      'senders[0].optOutScope',
+      'tenant',
+      "senders[0].optOutScope must be one of sender, program, global, got 'tenant'",
+    ],
+    [
+      'senders[0].program',
+      'acme alerts',
+      "senders[0].program must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got 'acme alerts'",
+    ],
+    ['senders[0].rateLimit', -1, 'senders[0].rateLimit must be a number >= 0, got -1'],
+    ['senders[0].rateBurst', 0, 'senders[0].rateBurst must be an integer >= 1, got 0'],
+    ['senders[0].maxQueueAgeSeconds', 0, 'senders[0].maxQueueAgeSeconds must be an integer >= 1, got 0'],
+    [
+      'senders[0].quietHours',
+      { start: '8:00', end: '21:00' },
+      "senders[0].quietHours.start quiet hours start must be a time of day 'HH:MM' (00:00..23:59), got '8:00'",
+    ],
+    ['apiKeys[0].rateLimit', 'fast', "apiKeys[0].rateLimit must be a number >= 0, got 'fast'"],
+  ]);
+  accepts([
+    ['senders[0].rateLimit', 0],
+    ['senders[0].rateLimit', 0.5],
+    ['senders[0].quietHours', { start: '21:00', end: '08:00', days: ['mon', 'fri'] }],
+    ['senders[0].keywords', { optOut: ['BAJA', 'ARRÊT'], custom: { HOURS: 'Mon-Fri 9-17' } }],
+  ]);
+
+  it('takes the rate limit of the sender type by default, and a tenth of it as burst', () => {
+    const config = parseTree(baseTree());
+    expect(config.senders.map((s) => [s.type, s.rateLimit, s.rateBurst])).toEqual([
+      ['shortcode', 100, 10],
+      ['alphanumeric', 0, 1],
+      ['longcode', 1, 1],
+      ['tollfree', 3, 1],
+    ]);
+  });
+
+  it('refuses a keyword with two meanings, the standard ones included', () => {
+    const problems = problemsIn(withValue(baseTree(), 'senders[0].keywords', { optIn: ['STOP'] }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^senders\[0\]\.keywords .*STOP/);
+  });
+});
