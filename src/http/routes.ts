@@ -2,12 +2,17 @@
  * The routes the HTTP API serves, as data: the server registers exactly these, metrics label by
  * their templates, and the OpenAPI test checks openapi.yaml against this table.
  */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 
 export const ROUTE = {
   messages: '/v1/messages',
   batch: '/v1/messages/batch',
   message: '/v1/messages/{id}',
   segments: '/v1/segments',
+  optout: '/v1/optouts/{number}',
+  optoutHistory: '/v1/optouts/{number}/history',
+  optoutImport: '/v1/optouts/import',
+  optoutExport: '/v1/optouts/export',
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',
@@ -17,14 +22,15 @@ export type RouteTemplate = (typeof ROUTE)[keyof typeof ROUTE];
 /** The metrics label for requests that match no route (a bounded value, never the raw URL). */
 export const UNMATCHED_ROUTE = 'unmatched';
 
-export type HttpMethod = 'get' | 'post';
+export const HTTP_METHODS = ['get', 'post', 'put', 'delete'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export interface RouteSpec {
   template: RouteTemplate;
   method: HttpMethod;
   /** Needs `Authorization: Bearer <key>`. */
   auth: boolean;
-  /** Takes a JSON body. */
+  /** Takes a body: JSON, except the opt-out import's CSV. */
   body: boolean;
 }
 
@@ -33,10 +39,39 @@ export const ROUTES: readonly RouteSpec[] = [
   { template: ROUTE.batch, method: 'post', auth: true, body: true },
   { template: ROUTE.message, method: 'get', auth: true, body: false },
   { template: ROUTE.segments, method: 'post', auth: true, body: true },
+  { template: ROUTE.optout, method: 'get', auth: true, body: false },
+  { template: ROUTE.optout, method: 'put', auth: true, body: true },
+  { template: ROUTE.optout, method: 'delete', auth: true, body: false },
+  { template: ROUTE.optoutHistory, method: 'get', auth: true, body: false },
+  { template: ROUTE.optoutImport, method: 'post', auth: true, body: true },
+  { template: ROUTE.optoutExport, method: 'get', auth: true, body: false },
   { template: ROUTE.healthz, method: 'get', auth: false, body: false },
   { template: ROUTE.readyz, method: 'get', auth: false, body: false },
   { template: ROUTE.metrics, method: 'get', auth: false, body: false },
 ];
+
+/** Registers a handler for one method (uWS names DELETE `del`). */
+export function on(
+  app: TemplatedApp,
+  method: HttpMethod,
+  pattern: string,
+  handler: (res: HttpResponse, req: HttpRequest) => void,
+): void {
+  switch (method) {
+    case 'get':
+      app.get(pattern, handler);
+      break;
+    case 'post':
+      app.post(pattern, handler);
+      break;
+    case 'put':
+      app.put(pattern, handler);
+      break;
+    case 'delete':
+      app.del(pattern, handler);
+      break;
+  }
+}
 
 /** The uWS pattern of a template: `{id}` becomes `:id`. */
 export function uwsPattern(template: string): string {

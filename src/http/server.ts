@@ -20,11 +20,12 @@ import {
 } from 'uWebSockets.js';
 import { isUtf8 } from 'node:buffer';
 import type { ApiKeyConfig, HttpConfig } from '../config/types.js';
-import type { Account, GatewayApi, SubmitRequest } from '../core/api.js';
+import type { Account, GatewayApi, OptOutApi, SubmitRequest } from '../core/api.js';
 import { ApiError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { createKeyTable } from './auth.js';
+import { DEFAULT_IMPORT_MAX_BYTES, type RouteKit, registerOptOutRoutes } from './optouts.js';
 import {
   type FieldError,
   internalProblem,
@@ -35,7 +36,16 @@ import {
   statusLine,
 } from './problems.js';
 import { renderMessage, renderPreview } from './render.js';
-import { allowHeader, ROUTE, type RouteTemplate, UNMATCHED_ROUTE, uwsPattern } from './routes.js';
+import {
+  allowHeader,
+  HTTP_METHODS,
+  on,
+  ROUTE,
+  ROUTES,
+  type RouteTemplate,
+  UNMATCHED_ROUTE,
+  uwsPattern,
+} from './routes.js';
 import {
   type BatchShape,
   isValidIdempotencyKey,
@@ -52,6 +62,13 @@ export interface HttpServerOptions {
   config: HttpConfig;
   /** True once the process is shutting down: /readyz answers 503 so load balancers drain it. */
   isShuttingDown?: () => boolean;
+  /** The opt-out list's API (/v1/optouts/…); absent: those routes answer 404. */
+  optouts?: OptOutApi;
+  /**
+   * Most bytes of one opt-out import (POST /v1/optouts/import), which is streamed rather than
+   * buffered and so has its own limit, not maxBodyBytes. Default 256 MiB.
+   */
+  optoutImportMaxBytes?: number;
 }
 
 export interface HttpServer {
@@ -81,23 +98,23 @@ type CounterChild = ReturnType<Metrics['httpRequests']['labels']>;
 type HistogramChild = ReturnType<Metrics['httpRequestSeconds']['labels']>;
 
 /** Metric children of one route, created once so that a request only increments and observes. */
-interface RouteStats {
+export interface RouteStats {
   readonly route: string;
   readonly seconds: HistogramChild;
   readonly counts: Map<number, CounterChild>;
 }
 
-type BodyHandler = (ex: Exchange, value: unknown) => void;
+export type BodyHandler = (ex: Exchange, value: unknown) => void;
 
 /**
  * What a JSON route does with an Idempotency-Key header. The batch route refuses it rather than
  * ignore it: GatewayApi.submitBatch cannot take one, and a client that believes its retries are safe
  * when they are not would send every message twice.
  */
-type IdempotencyUse = 'take' | 'refuse' | 'ignore';
+export type IdempotencyUse = 'take' | 'refuse' | 'ignore';
 
 /** One request from arrival to its response (or abort). */
-class Exchange {
+export class Exchange {
   readonly res: HttpResponse;
   readonly stats: RouteStats;
   readonly started = performance.now();
@@ -137,6 +154,13 @@ function writePending(): void {
   const ex = pending!;
   const res = ex.res;
   res.writeStatus(statusLine(ex.status));
+  if (ex.status === 204 && !ex.closeConnection) {
+    // No content to type, and no Content-Length (RFC 9110 §8.6), which end() would write. Only
+    // end() can close the connection, so a 204 while closing keeps its "Content-Length: 0".
+    if (ex.headerName !== '') res.writeHeader(ex.headerName, ex.headerValue);
+    res.endWithoutBody();
+    return;
+  }
   res.writeHeader('Content-Type', ex.contentType);
   if (ex.headerName !== '') res.writeHeader(ex.headerName, ex.headerValue);
   // closeConnection: uWS sends Connection: close and shuts the socket down after the write.
@@ -253,19 +277,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     if (logger.isLevelEnabled('debug')) logger.debug({ route: ex.stats.route }, 'client aborted the request');
   }
 
-  /** Answers an exception: the core's ApiError as its problem, anything else as a logged 500. */
-  function fail(ex: Exchange, err: unknown): void {
+  /**
+   * Answers an exception: the core's ApiError as its problem, anything else as a logged 500.
+   * `close`: the body is not all read (a streamed import), so the connection ends with the answer.
+   */
+  function fail(ex: Exchange, err: unknown, close = false): void {
     const route = ex.stats.route;
     if (err instanceof ApiError) {
       const p = problemFromApiError(err);
       if (p.status >= 500) logger.warn({ route, status: err.status, type: err.type }, err.message);
-      if (err.retryAfterSeconds === null) sendProblem(ex, p);
-      else sendProblem(ex, p, 'Retry-After', String(err.retryAfterSeconds));
+      if (err.retryAfterSeconds === null) sendProblem(ex, p, '', '', close);
+      else sendProblem(ex, p, 'Retry-After', String(err.retryAfterSeconds), close);
       return;
     }
     // Logged with the route only: the request's body (numbers, text) stays out of the log.
     logger.error({ err, route }, ex.done ? 'request failed after its response' : 'request failed');
-    sendProblem(ex, internalProblem());
+    sendProblem(ex, internalProblem(), '', '', close);
   }
 
   /** Authenticates, or answers 401 (and, while closing, 503) and returns null. */
@@ -583,6 +610,23 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     void scrape(ex);
   });
 
+  // --- /v1/optouts/… (src/http/optouts.ts) ----------------------------------------------------
+
+  const kit: RouteKit = {
+    logger,
+    statsFor,
+    begin,
+    settle,
+    send,
+    sendProblem,
+    fail,
+    abort,
+    authorize,
+    beginJson,
+    isClosing: () => closing,
+  };
+  registerOptOutRoutes(app, kit, options.optouts, options.optoutImportMaxBytes ?? DEFAULT_IMPORT_MAX_BYTES);
+
   // Any other method on a known path: 405 with Allow. uWS tries method-specific handlers before
   // `any`, so these only see what the handlers above do not take.
   const templates = new Set<RouteTemplate>(Object.values(ROUTE));
@@ -591,10 +635,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const allow = allowHeader(template);
     const body = JSON.stringify(problem(405, PROBLEM.methodNotAllowed, `${template} accepts ${allow}`));
     const answer = (res: HttpResponse) => send(begin(res, s), 405, PROBLEM_TYPE, body, 'Allow', allow);
-    app.any(uwsPattern(template), answer);
-    // GET /v1/messages/batch would otherwise match GET /v1/messages/{id} with id "batch": uWS routes
-    // within one method first, then falls back to `any`.
-    if (template === ROUTE.batch) app.get(uwsPattern(template), answer);
+    const pattern = uwsPattern(template);
+    app.any(pattern, answer);
+    // GET /v1/messages/batch would otherwise match GET /v1/messages/{id} with id "batch" (and PUT
+    // /v1/optouts/export PUT /v1/optouts/{number}): uWS routes within one method first, then falls
+    // back to `any`. So every path answers its 405 for the methods it does not take by method too.
+    for (const method of HTTP_METHODS) {
+      if (!ROUTES.some((r) => r.template === template && r.method === method))
+        on(app, method, pattern, answer);
+    }
   }
 
   const notFoundBody = JSON.stringify(problem(404, PROBLEM.notFound, 'no such route'));

@@ -4,8 +4,11 @@
  * knowledge (senders, numbers, encodability) is the core's 422. Hand-written rather than a schema
  * library: it runs once per message on the hot path and must name every offending field.
  */
+
 import type { PlanOptions } from '../codec/index.js';
 import type { SubmitRequest } from '../core/api.js';
+import { MAX_REASON_LENGTH } from '../policy/optouts.js';
+import { parseQuietHours, QuietHoursError } from '../policy/quiet-hours.js';
 import type { FieldError } from './problems.js';
 
 export const LIMITS = {
@@ -36,7 +39,6 @@ const SUBMIT_FIELDS: ReadonlySet<string> = new Set([
   'quietHours',
 ]);
 const BATCH_FIELDS: ReadonlySet<string> = new Set(['messages']);
-const QUIET_HOURS_FIELDS: ReadonlySet<string> = new Set(['start', 'end']);
 const SEGMENTS_FIELDS: ReadonlySet<string> = new Set([
   'text',
   'mode',
@@ -130,10 +132,7 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
-/** 'HH:MM', 00:00..23:59. */
-const CLOCK_TIME = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
-
-/** `quietHours`: { start, end } as 'HH:MM' (different), or false for none. */
+/** `quietHours`: { start, end, days? } (see parseQuietHours), or false for none. */
 function optionalQuietHours(
   value: JsonObject,
   prefix: string,
@@ -142,23 +141,11 @@ function optionalQuietHours(
   const q = value.quietHours;
   if (q === undefined) return undefined;
   if (q === false) return false;
+  const parsed = parseQuietHours(q);
+  if (!(parsed instanceof QuietHoursError)) return parsed;
   const field = `${prefix}quietHours`;
-  if (!isObject(q)) {
-    errors.push({ field, message: "must be { start: 'HH:MM', end: 'HH:MM' } or false" });
-    return undefined;
-  }
-  const before = errors.length;
-  unknownFields(q, QUIET_HOURS_FIELDS, `${field}.`, errors);
-  for (const key of ['start', 'end'] as const) {
-    const t = q[key];
-    if (typeof t !== 'string' || !CLOCK_TIME.test(t)) {
-      errors.push({ field: `${field}.${key}`, message: "must be a time of day 'HH:MM' (00:00..23:59)" });
-    }
-  }
-  if (errors.length === before && q.start === q.end) {
-    errors.push({ field: `${field}.end`, message: 'must differ from start' });
-  }
-  return errors.length === before ? { start: q.start as string, end: q.end as string } : undefined;
+  errors.push({ field: parsed.field === null ? field : `${field}.${parsed.field}`, message: parsed.message });
+  return undefined;
 }
 
 /**
@@ -312,4 +299,78 @@ export function isValidIdempotencyKey(key: string): boolean {
     if (c < 0x20 || c > 0x7e) return false;
   }
   return true;
+}
+
+// --- the opt-out routes ---------------------------------------------------------------------------
+
+export const OPTOUT_LIMITS = {
+  /** Characters of a reason: the opt-out store's own bound. */
+  reasonChars: MAX_REASON_LENGTH,
+  /** Characters of a scope as text: 'program:' or 'sender:' and a name of at most 64. */
+  scopeChars: 80,
+  historyDefault: 100,
+  historyMax: 1000,
+} as const;
+
+const OPTOUT_PUT_FIELDS: ReadonlySet<string> = new Set(['scope', 'reason']);
+
+/**
+ * The query string's parameters, each at most once and each one of `allowed` (a misspelt
+ * parameter is an error rather than silently ignored, as an unknown body field is).
+ */
+export function parseQuery(query: string, allowed: ReadonlySet<string>, errors: FieldError[]) {
+  const params = new Map<string, string>();
+  if (query === '') return params;
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (!allowed.has(key)) errors.push({ field: key, message: 'unknown query parameter' });
+    else if (params.has(key)) errors.push({ field: key, message: 'must be given at most once' });
+    else params.set(key, value);
+  }
+  return params;
+}
+
+/** A scope parameter's shape (its meaning, and who may use it, is the core's 422 and 403). */
+export function checkScopeParam(value: string, field: string, errors: FieldError[]): string {
+  if (value.length === 0 || value.length > OPTOUT_LIMITS.scopeChars) {
+    errors.push({ field, message: `must be 1 to ${OPTOUT_LIMITS.scopeChars} characters` });
+  }
+  return value;
+}
+
+/** A reason parameter: absent or empty is none. */
+export function optionalReasonParam(value: string | undefined, errors: FieldError[]): string | null {
+  if (value === undefined || value === '') return null;
+  if (value.length > OPTOUT_LIMITS.reasonChars) {
+    errors.push({ field: 'reason', message: `must be at most ${OPTOUT_LIMITS.reasonChars} characters` });
+  }
+  return value;
+}
+
+/** history's `limit`: a whole number of 1..historyMax, historyDefault when absent. */
+export function parseHistoryLimit(value: string | undefined, errors: FieldError[]): number {
+  if (value === undefined) return OPTOUT_LIMITS.historyDefault;
+  const n = /^[0-9]{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  if (n >= 1 && n <= OPTOUT_LIMITS.historyMax) return n;
+  errors.push({ field: 'limit', message: `must be a whole number from 1 to ${OPTOUT_LIMITS.historyMax}` });
+  return OPTOUT_LIMITS.historyDefault;
+}
+
+export interface OptOutPutRequest {
+  scope: string;
+  reason: string | null;
+}
+
+/** PUT /v1/optouts/{number}'s body: `{ scope?, reason? }`, scope 'global' when absent. */
+export function parseOptOutPut(value: unknown, errors: FieldError[]): OptOutPutRequest | null {
+  if (!isObject(value)) {
+    errors.push({ field: '(body)', message: 'must be a JSON object' });
+    return null;
+  }
+  const before = errors.length;
+  unknownFields(value, OPTOUT_PUT_FIELDS, '', errors);
+  const scope = optionalString(value, 'scope', OPTOUT_LIMITS.scopeChars, '', errors);
+  if (scope === '') errors.push({ field: 'scope', message: 'must not be empty' });
+  const reason = optionalString(value, 'reason', OPTOUT_LIMITS.reasonChars, '', errors);
+  if (reason === '') errors.push({ field: 'reason', message: 'must not be empty; leave it out for none' });
+  return errors.length === before ? { scope: scope ?? 'global', reason: reason ?? null } : null;
 }

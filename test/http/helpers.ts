@@ -1,16 +1,27 @@
 /**
- * A real uWS server on 127.0.0.1:0 in front of a test double of the core's GatewayApi, with the log
- * captured so tests can await events (an abort, an error) instead of sleeping.
+ * A real uWS server on 127.0.0.1:0 in front of a test double of the core's GatewayApi and a real
+ * OptOutService on the memory opt-out store, with the log captured so tests can await events (an
+ * abort, an error) instead of sleeping.
  */
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import { type PlanOptions, previewMessage } from '../../src/codec/index.js';
-import type { ApiKeyConfig } from '../../src/config/types.js';
-import type { Account, BatchItemResult, GatewayApi, Readiness, SubmitRequest } from '../../src/core/api.js';
+import type { ApiKeyConfig, SenderConfig } from '../../src/config/types.js';
+import type {
+  Account,
+  BatchItemResult,
+  GatewayApi,
+  OptOutApi,
+  Readiness,
+  SubmitRequest,
+} from '../../src/core/api.js';
+import { OptOutService } from '../../src/core/optout-api.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import { MemoryOptOutStore } from '../../src/store/memory/optouts.js';
 
 export const KEYS: ApiKeyConfig[] = [
   { name: 'acme', key: 'acme-secret-key-0123456789', senders: ['*'], rateLimit: 0, rateBurst: 1 },
@@ -145,6 +156,37 @@ export class LogCapture {
   }
 }
 
+function sender(address: string, program: string | null): SenderConfig {
+  return {
+    address,
+    type: 'alphanumeric',
+    smartEncoding: true,
+    nationalLanguages: [],
+    program,
+    optOutScope: 'sender',
+    rateLimit: 0,
+    rateBurst: 1,
+    maxQueueAgeSeconds: 3600,
+    quietHours: null,
+    keywords: { optOut: [], optIn: [], help: [], custom: {} },
+    replies: { optOut: null, optIn: null, help: null },
+  };
+}
+
+/** The senders the opt-out service knows: beta's key may use BETA, of program 'news'. */
+export const SENDERS: SenderConfig[] = [
+  sender('ACME', 'alerts'),
+  sender('BETA', 'news'),
+  sender('NEWS2', 'news'),
+  sender('OTHER', null),
+];
+
+export interface TestServerOptions {
+  /** The opt-out API; null: none (the routes answer 404); absent: a real one on a memory store. */
+  optouts?: OptOutApi | null;
+  optoutImportMaxBytes?: number;
+}
+
 export interface TestServer {
   api: FakeApi;
   log: LogCapture;
@@ -153,6 +195,9 @@ export interface TestServer {
   base: string;
   port: number;
   shuttingDown: { value: boolean };
+  /** The memory store behind the default opt-out service, and its clock (at T0). */
+  optOutStore: MemoryOptOutStore;
+  clock: ManualClock;
 }
 
 const servers: HttpServer[] = [];
@@ -160,11 +205,17 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-export async function startServer(): Promise<TestServer> {
+export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
   const api = new FakeApi();
   const log = new LogCapture();
   const metrics = createMetrics({ defaultMetrics: false });
   const shuttingDown = { value: false };
+  const optOutStore = new MemoryOptOutStore();
+  const clock = new ManualClock(T0);
+  const optouts =
+    options.optouts === undefined
+      ? new OptOutService({ store: optOutStore, senders: SENDERS, metrics, clock, logger: log.logger })
+      : options.optouts;
   const server = createHttpServer({
     api,
     apiKeys: KEYS,
@@ -172,10 +223,24 @@ export async function startServer(): Promise<TestServer> {
     logger: log.logger,
     config: { host: '127.0.0.1', port: 0, maxBodyBytes: MAX_BODY },
     isShuttingDown: () => shuttingDown.value,
+    ...(optouts === null ? {} : { optouts }),
+    ...(options.optoutImportMaxBytes === undefined
+      ? {}
+      : { optoutImportMaxBytes: options.optoutImportMaxBytes }),
   });
   const { port } = await server.listen();
   servers.push(server);
-  return { api, log, metrics, server, base: `http://127.0.0.1:${port}`, port, shuttingDown };
+  return {
+    api,
+    log,
+    metrics,
+    server,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    shuttingDown,
+    optOutStore,
+    clock,
+  };
 }
 
 /** POST JSON with the acme key unless told otherwise. */

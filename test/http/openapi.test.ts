@@ -46,7 +46,16 @@ describe('openapi.yaml', () => {
       expect.objectContaining({ type: 'http', scheme: 'bearer' }),
     );
     expect(doc.security).toEqual([{ bearer: [] }]);
-    for (const name of ['SubmitRequest', 'Message', 'Problem', 'BatchResult', 'Preview']) {
+    for (const name of [
+      'SubmitRequest',
+      'Message',
+      'Problem',
+      'BatchResult',
+      'Preview',
+      'OptOutEntry',
+      'OptOutStatus',
+      'OptOutImportReport',
+    ]) {
       expect(doc.components.schemas[name], name).toBeDefined();
     }
   });
@@ -68,19 +77,24 @@ describe('openapi.yaml', () => {
     const { base, api } = await startServer();
     const record = makeRecord();
     api.records.set(record.id, record);
-    const bodies: Record<string, unknown> = {
-      '/v1/messages': VALID,
-      '/v1/messages/batch': { messages: [VALID] },
-      '/v1/segments': { text: 'hello' },
+    // Per operation: its body, media type and query. Operations run in the document's order, so
+    // the opt-out PUT comes before the DELETE that needs its entry.
+    const requests: Record<string, { body?: string; type?: string; query?: string }> = {
+      'post /v1/messages': { body: JSON.stringify(VALID) },
+      'post /v1/messages/batch': { body: JSON.stringify({ messages: [VALID] }) },
+      'post /v1/segments': { body: JSON.stringify({ text: 'hello' }) },
+      'put /v1/optouts/{number}': { body: JSON.stringify({ reason: 'asked' }) },
+      'delete /v1/optouts/{number}': { query: '?scope=global' },
+      'post /v1/optouts/import': { body: '+447700900124\n', type: 'text/csv' },
     };
     for (const [path, item] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(item)) {
-        const url = base + path.replace('{id}', record.id);
-        const body = bodies[path];
-        const res = await fetch(url, {
+      for (const [method, op] of Object.entries(item).filter(([m]) => METHODS.includes(m))) {
+        const url = base + path.replace('{id}', record.id).replace('{number}', '+447700900123');
+        const { body, type = 'application/json', query = '' } = requests[`${method} ${path}`] ?? {};
+        const res = await fetch(url + query, {
           method: method.toUpperCase(),
-          headers: { authorization: ACME, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: { authorization: ACME, 'content-type': type },
+          body,
         });
         expect(Object.keys(op.responses), `${method} ${path}`).toContain(String(res.status));
         expect(res.status, `${method} ${path}`).toBeLessThan(300);
@@ -92,7 +106,8 @@ describe('openapi.yaml', () => {
     const { base } = await startServer();
     for (const [path, item] of Object.entries(doc.paths)) {
       for (const method of ['get', 'post', 'put', 'delete', 'patch'].filter((m) => !(m in item))) {
-        const res = await fetch(base + path.replace('{id}', 'x'), { method: method.toUpperCase() });
+        const url = base + path.replace('{id}', 'x').replace('{number}', '447700900123');
+        const res = await fetch(url, { method: method.toUpperCase() });
         expect(res.status, `${method} ${path}`).toBe(405);
       }
     }
@@ -130,6 +145,32 @@ describe('openapi.yaml', () => {
       body: JSON.stringify(everything),
     });
     expect(full.status).toBe(202);
+  });
+
+  it('describes the rendered opt-out entry and import report field for field', async () => {
+    const { base } = await startServer();
+    const res = await fetch(`${base}/v1/optouts/447700900123`, {
+      method: 'PUT',
+      headers: { authorization: ACME, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'sender:ACME', reason: 'asked' }),
+    });
+    const entry = (await res.json()) as Record<string, unknown>;
+    const schema = doc.components.schemas.OptOutEntry!;
+    expect(Object.keys(entry).sort()).toEqual([...schema.required!].sort());
+    expect(Object.keys(schema.properties!).sort()).toEqual([...schema.required!].sort());
+    const request = doc.components.schemas.OptOutRequest!;
+    expect(request.additionalProperties).toBe(false);
+    expect(Object.keys(request.properties!).sort()).toEqual(['reason', 'scope']);
+
+    const imported = await fetch(`${base}/v1/optouts/import?report=rows`, {
+      method: 'POST',
+      headers: { authorization: ACME, 'content-type': 'text/csv' },
+      body: '447700900123\nbad\n',
+    });
+    const report = (await imported.json()) as Record<string, unknown>;
+    const reportSchema = doc.components.schemas.OptOutImportReport!;
+    expect(Object.keys(report).sort()).toEqual([...reportSchema.required!, 'results'].sort());
+    expect(Object.keys(reportSchema.properties!).sort()).toEqual(Object.keys(report).sort());
   });
 
   it('describes the rendered preview field for field', async () => {
