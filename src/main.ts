@@ -14,6 +14,7 @@ import { Dispatcher } from './core/dispatcher.js';
 import { Gateway } from './core/gateway.js';
 import { InboundHandler } from './core/inbound.js';
 import { Intake } from './core/intake.js';
+import { OptOutService } from './core/optout-api.js';
 import { FlowPolicy, SenderPolicy } from './core/policy.js';
 import { ReceiptHandler } from './core/receipts.js';
 import { Router } from './core/router.js';
@@ -198,6 +199,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   });
   const http = createHttpServer({
     api: gateway,
+    optouts: new OptOutService({ store: store.optouts, senders: config.senders, metrics, clock, logger }),
     apiKeys: config.apiKeys,
     metrics,
     logger,

@@ -173,6 +173,67 @@ describe.each(stores)('keywords and the opt-out list with the %s store', (_, sto
     }
   });
 
+  it('honours opt-outs made through the API and by import, and keeps their history', async () => {
+    rig = await startRig({ store: store() });
+    const r = rig;
+    const base = `http://127.0.0.1:${r.gateway.httpPort}`;
+    const auth = { authorization: 'Bearer dev-key' };
+    const put = await fetch(`${base}/v1/optouts/%2B${CUSTOMER}`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify({ scope: 'global', reason: 'complaint #4711' }),
+    });
+    expect(put.status).toBe(201);
+    expect((await send(r, '12345', CUSTOMER)).status).toBe('blocked');
+
+    const csv = `number,scope,reason\n+${OTHER},sender:12345,list cleanup\nnot-a-number,global,\n`;
+    const imported = await fetch(`${base}/v1/optouts/import`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'text/csv' },
+      body: csv,
+    });
+    expect(imported.status).toBe(200);
+    expect(await imported.json()).toMatchObject({ rows: 2, added: 1, invalid: 1 });
+    expect((await send(r, '12345', OTHER)).status).toBe('blocked');
+
+    const del = await fetch(`${base}/v1/optouts/${CUSTOMER}?scope=global`, {
+      method: 'DELETE',
+      headers: auth,
+    });
+    expect(del.status).toBe(204);
+    const after = await send(r, '12345', CUSTOMER);
+    expect(after.status).toBe('queued');
+    await r.statusReached(after.id, 'delivered');
+
+    const history = (await (
+      await fetch(`${base}/v1/optouts/${CUSTOMER}/history`, { headers: auth })
+    ).json()) as {
+      events: Array<{ action: string; source: string; reason: string | null }>;
+    };
+    expect(history.events.map((e) => [e.action, e.source])).toEqual([
+      ['opt_out', 'api'],
+      ['opt_in', 'api'],
+    ]);
+    expect(history.events[0]?.reason).toBe('complaint #4711');
+  });
+
+  it('records keyword opt-outs in the audit log with the keyword and the sender', async () => {
+    rig = await startRig({ store: store() });
+    await keyword(rig, CUSTOMER, '12345', 'UNSUBSCRIBE');
+    await keyword(rig, CUSTOMER, '12345', 'START');
+    const res = await rig.get(`/v1/optouts/${CUSTOMER}/history`);
+    const events = res.json.events as Array<{
+      action: string;
+      source: string;
+      keyword: string;
+      sender: string;
+    }>;
+    expect(events.map((e) => [e.action, e.source, e.keyword, e.sender])).toEqual([
+      ['opt_out', 'keyword', 'UNSUBSCRIBE', '12345'],
+      ['opt_in', 'keyword', 'START', '12345'],
+    ]);
+  });
+
   it('reports blocked items of a batch one by one and queues the rest', async () => {
     rig = await startRig({ store: store() });
     await keyword(rig, CUSTOMER, '12345', 'STOP');
