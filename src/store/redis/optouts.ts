@@ -11,9 +11,11 @@
  * 171 bytes per number against 314 for the same entry as a 73-byte JSON object (Redis 7.0).
  * Audit lists are never trimmed: they are the compliance record.
  *
- * Every batch method issues all of its commands in one tick: the connection's auto-pipelining
- * sends them as one write, so a batch costs one round trip. Under Redis Cluster each command still
- * names one slot; only scan() would have to run on every primary (SCAN walks one node).
+ * A batch of check() or add() is one script per 500 numbers (optouts-lua.ts), every call issued in
+ * one tick (auto-pipelining sends them as one write): one round trip, and one command instead of
+ * one per number. Those scripts span slots, so they need one primary, like the store's enqueue;
+ * single-number calls, remove() and history() name one slot each, and scan() would have to run on
+ * every primary under Redis Cluster (SCAN walks one node).
  */
 import type { Redis } from 'ioredis';
 import {
@@ -34,7 +36,7 @@ import {
 } from '../../policy/optouts.js';
 import { RedisKeys } from './keys.js';
 import { runScript } from './lua.js';
-import { OPT_OUT_ADD, OPT_OUT_REMOVE } from './optouts-lua.js';
+import { OPT_OUT_ADD, OPT_OUT_ADD_MANY, OPT_OUT_CHECK_MANY, OPT_OUT_REMOVE } from './optouts-lua.js';
 
 /**
  * An entry as stored: a JSON array [at, source, keyword, reason, sender] with trailing nulls left
@@ -90,6 +92,12 @@ function decodeEvent(number: string, json: string): OptOutEvent {
   return { action, ...entryOf(number, scope, entry) };
 }
 
+/**
+ * Numbers per batch script call: bounds how long one script holds the server (about a
+ * millisecond) and the size of its reply.
+ */
+const BATCH = 500;
+
 /** Most keyspace buckets one SCAN step visits. */
 const MAX_SCAN_COUNT = 1000;
 
@@ -135,7 +143,8 @@ export class RedisOptOutStore implements OptOutStore {
       checkOptOutNumber(q.number);
       for (const scope of q.scopes) parseScope(scope);
     }
-    // One HMGET per query, all issued in this tick: one round trip for the batch.
+    if (queries.length > 1) return this.#checkMany(queries);
+    // One query: one HMGET, which stays valid under Redis Cluster.
     return Promise.all(
       queries.map(async ({ number, scopes }) => {
         if (scopes.length === 0) return null;
@@ -149,8 +158,39 @@ export class RedisOptOutStore implements OptOutStore {
     );
   }
 
+  /** Many queries, BATCH at a time per script call, all calls issued in this tick. */
+  async #checkMany(queries: readonly OptOutQuery[]): Promise<Array<OptOutEntry | null>> {
+    const calls: Array<Promise<unknown>> = [];
+    for (let from = 0; from < queries.length; from += BATCH) {
+      const slice = queries.slice(from, from + BATCH);
+      const args: Array<string | number> = [];
+      for (const q of slice) args.push(q.scopes.length, ...q.scopes);
+      calls.push(
+        runScript(
+          this.#redis,
+          OPT_OUT_CHECK_MANY,
+          slice.map((q) => this.entriesKey(q.number)),
+          args,
+        ),
+      );
+    }
+    const replies = await Promise.all(calls);
+    const out: Array<OptOutEntry | null> = new Array(queries.length);
+    for (let c = 0; c < replies.length; c++) {
+      const reply = replies[c] as Array<number | string>;
+      for (let k = 0; k * 2 < reply.length; k++) {
+        const q = queries[c * BATCH + k]!;
+        const found = Number(reply[2 * k]);
+        out[c * BATCH + k] =
+          found === 0 ? null : decodeEntry(q.number, q.scopes[found - 1]!, String(reply[2 * k + 1]));
+      }
+    }
+    return out;
+  }
+
   async add(entries: readonly OptOutEntry[]): Promise<boolean[]> {
     for (const e of entries) checkOptOutEntry(e);
+    if (entries.length > 1) return this.#addMany(entries);
     // One script per entry (each touches its own number's slot), all issued in this tick; the
     // connection runs them in order, so a repeated entry in the batch answers true, then false.
     const replies = await Promise.all(
@@ -165,6 +205,24 @@ export class RedisOptOutStore implements OptOutStore {
       }),
     );
     return replies.map((r) => r === 1);
+  }
+
+  /** Many entries, BATCH at a time per script call, in order, all calls issued in this tick. */
+  async #addMany(entries: readonly OptOutEntry[]): Promise<boolean[]> {
+    const calls: Array<Promise<unknown>> = [];
+    for (let from = 0; from < entries.length; from += BATCH) {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (let i = from; i < Math.min(entries.length, from + BATCH); i++) {
+        const e = entries[i]!;
+        const json = encodeOptOutEntry(e);
+        keys.push(this.entriesKey(e.number), this.historyKey(e.number));
+        args.push(e.scope, json, encodeOptOutEvent('opt_out', e.scope, json));
+      }
+      calls.push(runScript(this.#redis, OPT_OUT_ADD_MANY, keys, args));
+    }
+    const replies = await Promise.all(calls);
+    return replies.flatMap((r) => (r as number[]).map((added) => added === 1));
   }
 
   async remove(items: readonly OptOutEntry[]): Promise<boolean[]> {
