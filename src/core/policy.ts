@@ -9,6 +9,8 @@ import type { SenderConfig, SluiceConfig } from '../config/types.js';
 import { ApiError } from '../errors.js';
 import type { TokenLeaser } from '../policy/leaser.js';
 import {
+  type OptOutEntry,
+  type OptOutQuery,
   type OptOutScope,
   type OptOutStore,
   scopeGlobal,
@@ -17,6 +19,7 @@ import {
 } from '../policy/optouts.js';
 import { nextAllowedAt, zonesForNumber } from '../policy/quiet-hours.js';
 import type { RateLimit } from '../policy/ratelimit.js';
+import { TickBatcher } from '../util/batcher.js';
 import type { Account, IntakePolicy } from './api.js';
 import type { MessageRecord } from './types.js';
 
@@ -109,10 +112,12 @@ export class FlowPolicy implements IntakePolicy {
   readonly #keyLimits: Map<string, RateLimit>;
   readonly #senderLimits = new Map<string, RateLimit>();
   readonly #connectorLimits = new Map<string, RateLimit>();
+  readonly #singles: TickBatcher<OptOutQuery, OptOutEntry | null>;
 
   constructor(options: FlowPolicyOptions) {
     this.#o = options;
     this.senders = options.senders;
+    this.#singles = new TickBatcher((queries) => options.optouts.check(queries));
     this.#keyLimits = new Map(
       options.config.apiKeys.flatMap((k) =>
         k.rateLimit > 0 ? [[k.name, { perSecond: k.rateLimit, burst: k.rateBurst }] as const] : [],
@@ -162,7 +167,13 @@ export class FlowPolicy implements IntakePolicy {
     );
   }
 
-  blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>> {
+  async blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>> {
+    const only = records.length === 1 ? records[0]! : null;
+    if (only && !only.keywordReply) {
+      // Single-message requests arriving in one turn share one store call.
+      const entry = await this.#singles.add({ number: only.to, scopes: this.senders.checkScopes(only.from) });
+      return [entry?.scope ?? null];
+    }
     return this.senders.blockedBy(this.#o.optouts, records);
   }
 
