@@ -15,9 +15,9 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
+import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, RELEASE_IF, runScript } from './lua.js';
 import { RedisOptOutStore } from './optouts.js';
 import { RedisRateLimitStore } from './ratelimit.js';
-import { ACK, CLAIM, COMPARE_AND_SET, DEFER, ENQUEUE, RELEASE_IF, runScript } from './lua.js';
 
 export { GROUP, RedisKeys } from './keys.js';
 
