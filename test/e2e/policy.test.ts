@@ -3,10 +3,12 @@
  * redis-server: keywords sent as MO by the simulator, their confirmations as the simulator
  * receives them, and what happens to the next message to that number.
  */
+
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeShortMessage } from '../../src/codec/index.js';
-import type { SenderConfig, StoreConfig } from '../../src/config/types.js';
+import type { StoreConfig } from '../../src/config/types.js';
 import type { SubmitRecord } from '../../src/sim/index.js';
+import { senderConfig } from '../support/config.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { type Rig, startRig } from './helpers.js';
 
@@ -35,23 +37,7 @@ const stores: Array<[string, () => StoreConfig]> = [
 const CUSTOMER = '447700900123';
 const OTHER = '447700900456';
 
-function sender(address: string, overrides: Partial<SenderConfig> = {}): SenderConfig {
-  return {
-    address,
-    type: 'shortcode',
-    smartEncoding: true,
-    nationalLanguages: [],
-    program: null,
-    optOutScope: 'sender',
-    rateLimit: 0,
-    rateBurst: 1,
-    maxQueueAgeSeconds: 3600,
-    quietHours: null,
-    keywords: { optOut: [], optIn: [], help: [], custom: {} },
-    replies: { optOut: null, optIn: null, help: null },
-    ...overrides,
-  };
-}
+const sender = senderConfig;
 
 function textOf(record: SubmitRecord): string {
   const pdu = record.pdu;

@@ -3,6 +3,7 @@
  * OptOutService on the memory opt-out store, with the log captured so tests can await events (an
  * abort, an error) instead of sleeping.
  */
+
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach } from 'vitest';
@@ -22,6 +23,7 @@ import type { MessageRecord } from '../../src/core/types.js';
 import { createHttpServer, type HttpServer } from '../../src/http/index.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { MemoryOptOutStore } from '../../src/store/memory/optouts.js';
+import { senderConfig } from '../support/config.js';
 
 export const KEYS: ApiKeyConfig[] = [
   { name: 'acme', key: 'acme-secret-key-0123456789', senders: ['*'], rateLimit: 0, rateBurst: 1 },
@@ -157,20 +159,7 @@ export class LogCapture {
 }
 
 function sender(address: string, program: string | null): SenderConfig {
-  return {
-    address,
-    type: 'alphanumeric',
-    smartEncoding: true,
-    nationalLanguages: [],
-    program,
-    optOutScope: 'sender',
-    rateLimit: 0,
-    rateBurst: 1,
-    maxQueueAgeSeconds: 3600,
-    quietHours: null,
-    keywords: { optOut: [], optIn: [], help: [], custom: {} },
-    replies: { optOut: null, optIn: null, help: null },
-  };
+  return senderConfig(address, { type: 'alphanumeric', program });
 }
 
 /** The senders the opt-out service knows: beta's key may use BETA, of program 'news'. */

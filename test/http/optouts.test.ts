@@ -2,10 +2,12 @@
  * The opt-out routes over a real uWS server, a real OptOutService and the memory opt-out store:
  * every route's answers and errors, a streamed import, the export's round trip and backpressure.
  */
+
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { OptOutApi } from '../../src/core/api.js';
 import { OptOutService } from '../../src/core/optout-api.js';
+import type { RenderedOptOut } from '../../src/http/optouts.js';
 import { createMetrics } from '../../src/metrics.js';
 import { CsvParser } from '../../src/policy/csv.js';
 import type { OptOutEntry, OptOutStore } from '../../src/policy/optouts.js';
@@ -24,15 +26,7 @@ interface Problem {
   errors?: Array<{ field: string; message: string }>;
 }
 
-interface Rendered {
-  number: string;
-  scope: string;
-  at: string;
-  source: string;
-  keyword: string | null;
-  reason: string | null;
-  sender: string | null;
-}
+type Rendered = RenderedOptOut;
 
 interface ImportReport {
   rows: number;
@@ -82,6 +76,14 @@ function importCsv(
  */
 function streamImport(port: number, body: Buffer, nextSize: () => number) {
   let finished = false;
+  let waiting = false;
+  let onBlocked: (() => void) | null = null;
+  /** Resolves once the client waits for the socket to drain (at once if it is waiting now). */
+  const blocked = () =>
+    new Promise<void>((resolve) => {
+      if (waiting) resolve();
+      else onBlocked = resolve;
+    });
   const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
     const req = http.request(
       {
@@ -101,11 +103,15 @@ function streamImport(port: number, body: Buffer, nextSize: () => number) {
     req.on('error', reject);
     let offset = 0;
     const pump = () => {
+      waiting = false;
       while (offset < body.length) {
         const chunk = body.subarray(offset, offset + nextSize());
         offset += chunk.length;
         if (!req.write(chunk)) {
           req.once('drain', pump);
+          waiting = true;
+          onBlocked?.();
+          onBlocked = null;
           return;
         }
       }
@@ -113,7 +119,7 @@ function streamImport(port: number, body: Buffer, nextSize: () => number) {
     };
     pump();
   });
-  return { response, finished: () => finished };
+  return { response, finished: () => finished, blocked };
 }
 
 /** A store that makes add() wait on `delay(n)` (n counts the calls from 1) before writing. */
@@ -709,9 +715,11 @@ describe('POST /v1/optouts/import', () => {
 
   it('pauses reading the body while the store is behind, and finishes once it catches up', async () => {
     const gate = deferred<void>();
+    const second = deferred<void>();
     let batches = 0;
     const { slow } = slowStore((n) => {
       batches = n;
+      if (n === 2) second.resolve();
       return n > 1 ? gate.promise : null;
     });
     const { port } = await startServer({ optouts: serviceOn(slow) });
@@ -720,7 +728,11 @@ describe('POST /v1/optouts/import', () => {
     const upload = streamImport(port, bulkyCsv(40_000), () => 16 * 1024);
     // The second batch waits on the gate: the server stops reading, the client cannot finish.
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      await second.promise;
+      // The client is held up by the socket, and stays held up: the server reads no further
+      // (a server that kept reading would take the whole body and let it finish).
+      await upload.blocked();
+      await new Promise((r) => setTimeout(r, 200));
       expect(batches).toBe(2);
       expect(upload.finished()).toBe(false);
     } finally {
