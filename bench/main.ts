@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ main(argv: string[]): Promise<numb
   codec: () => import('./codec.js'),
   e2e: () => import('./e2e.js'),
   optouts: () => import('./optouts.js').then((m) => ({ main: m.runOptOutBench })),
+  'optouts-http': () => import('./optouts-http.js'),
   ratelimit: () => import('./ratelimit.js'),
 };
 

@@ -5,9 +5,12 @@
  *
  * - the import (POST /v1/optouts/import) reads CSV chunk by chunk as uWS delivers it, through the
  *   push parser, into batches of IMPORT_BATCH_ROWS rows written one after another. Once
- *   PAUSE_AT_BATCHES batches wait for the store, the request body is paused (res.pause) until
- *   fewer do: memory stays bounded by a few batches plus what uWS had already read when it was
- *   paused (a few receive buffers of 512 KiB), however large the file and however slow the store.
+ *   PAUSE_AT_BATCHES batches wait for the store, the request body is paused (res.pause), and it
+ *   is resumed only once every waiting batch has gone to the store: each resume lets in what uWS
+ *   reads at once (up to a receive buffer of 512 KiB, about 17 batches of short rows), so resuming
+ *   while batches still waited would let the queue grow by a read per batch written (a 1,000,000
+ *   row import held the whole file: 640 MB). Memory stays bounded by a few batches plus one read,
+ *   however large the file and however slow the store.
  * - the export (GET /v1/optouts/export) writes the store's scan page by page. A write that uWS
  *   had to buffer (res.write returned false) waits for onWritable before the next page is even
  *   read, so a slow reader holds at most about two pages in memory; a client that goes away stops
@@ -522,6 +525,14 @@ class ImportJob {
   #ended = false;
   #running = false;
   #paused = false;
+  /**
+   * Body chunks (copies) that arrived while PAUSE_AT_BATCHES batches already waited, parsed only
+   * as the store takes the batches: kept as bytes, a waiting row costs its CSV (~30 bytes), not a
+   * parsed row object (~600 bytes).
+   */
+  readonly #raw: Buffer[] = [];
+  /** The body's last chunk is among #raw. */
+  #lastInRaw = false;
   #rows = 0;
   #added = 0;
   #already = 0;
@@ -557,13 +568,14 @@ class ImportJob {
       this.#kit.sendProblem(ex, tooLarge(this.#maxBytes), '', '', true);
       return;
     }
-    // The parser copies what it keeps: uWS reuses the chunk's memory when this returns.
-    for (const row of this.#parser.push(new Uint8Array(chunk))) this.#take(row);
-    if (isLast) {
-      for (const row of this.#parser.end()) this.#take(row);
-      this.#ended = true;
-      if (this.#current.length > 0) this.#queue.push(this.#current);
-      this.#current = [];
+    if (this.#raw.length > 0 || this.#queue.length >= PAUSE_AT_BATCHES) {
+      // The store is behind. uWS is asked to stop reading (below), but this uWS build goes on
+      // delivering a busy process's body regardless (measured: a whole 30 MB import arrived while
+      // paused), so what comes meanwhile waits as bytes. A copy: uWS reuses the chunk's memory.
+      this.#raw.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) this.#lastInRaw = true;
+    } else {
+      this.#parse(new Uint8Array(chunk), isLast);
     }
     if (ex.done) return;
     // uWS may deliver what it had already read after pause(), and each chunk re-arms its idle
@@ -574,6 +586,25 @@ class ImportJob {
       ex.res.pause();
     }
     this.pump();
+  }
+
+  /** Rows of one chunk into batches; the parser copies what it keeps. */
+  #parse(chunk: Uint8Array, isLast: boolean): void {
+    for (const row of this.#parser.push(chunk)) this.#take(row);
+    if (isLast) {
+      for (const row of this.#parser.end()) this.#take(row);
+      this.#ended = true;
+      if (this.#current.length > 0) this.#queue.push(this.#current);
+      this.#current = [];
+    }
+  }
+
+  /** Parses waiting bytes until a batch is ready for the store (or none are left). */
+  #refill(): void {
+    while (this.#queue.length === 0 && this.#raw.length > 0 && !this.#ex.done) {
+      const chunk = this.#raw.shift()!;
+      this.#parse(chunk, this.#raw.length === 0 && this.#lastInRaw);
+    }
   }
 
   pump(): void {
@@ -625,9 +656,19 @@ class ImportJob {
     const ex = this.#ex;
     this.#running = true;
     try {
-      while (this.#queue.length > 0 && !ex.done) {
+      for (;;) {
+        this.#refill();
+        if (this.#queue.length === 0 || ex.done) {
+          // Everything read is parsed and written (a last partial batch waits in #current for
+          // more rows): reading must go on, or nothing would ever come to finish it.
+          if (this.#paused && !ex.done) {
+            this.#paused = false;
+            ex.res.resume();
+          }
+          break;
+        }
         const batch = this.#queue.shift()!;
-        if (this.#paused && this.#queue.length < PAUSE_AT_BATCHES) {
+        if (this.#paused && this.#queue.length === 0 && this.#raw.length === 0) {
           this.#paused = false;
           ex.res.resume();
         }

@@ -76,6 +76,9 @@ function importCsv(
  */
 function streamImport(port: number, body: Buffer, nextSize: () => number) {
   let finished = false;
+  let onSent: () => void = () => {};
+  /** Resolves once the whole body was handed to the socket. */
+  const sent = new Promise<void>((resolve) => (onSent = resolve));
   let waiting = false;
   let onBlocked: (() => void) | null = null;
   /** Resolves once the client waits for the socket to drain (at once if it is waiting now). */
@@ -115,11 +118,14 @@ function streamImport(port: number, body: Buffer, nextSize: () => number) {
           return;
         }
       }
-      req.end(() => (finished = true));
+      req.end(() => {
+        finished = true;
+        onSent();
+      });
     };
     pump();
   });
-  return { response, finished: () => finished, blocked };
+  return { response, finished: () => finished, blocked, sent };
 }
 
 /** A store that makes add() wait on `delay(n)` (n counts the calls from 1) before writing. */
@@ -742,6 +748,21 @@ describe('POST /v1/optouts/import', () => {
     expect(status).toBe(200);
     expect(upload.finished()).toBe(true);
     expect(JSON.parse(text)).toMatchObject({ rows: 40_000, added: 40_000, invalid: 0 });
+  });
+
+  it('loses no row that arrived while the store was behind (kept as bytes until parsed)', async () => {
+    // 2,500 rows: two full batches and a partial one. The first batch is held until the client
+    // has sent everything in small chunks, so the rest waits as bytes.
+    const gate = deferred<void>();
+    const { slow } = slowStore((n) => (n === 1 ? gate.promise : null));
+    const { port } = await startServer({ optouts: serviceOn(slow) });
+    const body = Buffer.from(Array.from({ length: 2_500 }, (_, i) => `${ukNumber(i)}\n`).join(''));
+    const upload = streamImport(port, body, () => 100);
+    await upload.sent;
+    gate.resolve();
+    const { status, text } = await upload.response;
+    expect(status).toBe(200);
+    expect(JSON.parse(text)).toMatchObject({ rows: 2_500, added: 2_500, invalid: 0 });
   });
 
   it('keeps the connection of a paused import through a store stall longer than uWS’s idle timeout', async () => {
