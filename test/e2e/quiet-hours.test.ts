@@ -73,6 +73,32 @@ describe('quiet hours', () => {
     expect(held.heldUntil).toBe('2026-11-22T16:00:00.000Z');
   });
 
+  it('blocks a held message at dispatch when its recipient texts STOP while it waits', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 22, 9, 0)); // 04:00 in New York
+    rig = await startRig({ store: { kind: 'memory' }, clock, edit: (c) => withWindow(c.senders) });
+    const r = rig;
+    const res = await r.post('/v1/messages', {
+      from: '12345',
+      to: '+12125550100',
+      body: 'Your statement is ready',
+    });
+    const id = res.json.id as string;
+    await waitForHold(r, id);
+    // The confirmation goes out at once (replies ignore the window) and is the only submit.
+    const confirmation = new Promise<string>((resolve) =>
+      r.sim.once('submit', (s) => resolve(s.destination)),
+    );
+    r.sim.injectMo({ from: '12125550100', to: '12345', text: 'STOP' });
+    expect(await confirmation).toBe('12125550100');
+
+    const blocked = r.statusReached(id, 'blocked');
+    clock.advance(Date.UTC(2026, 10, 22, 13, 0) - clock.now()); // 08:00 EST: the window opens
+    const done = await blocked;
+    expect(done.reason).toBe('opted_out');
+    expect(done.parts.every((p) => p.smscId === null)).toBe(true);
+    expect(r.sim.stats().submits).toBe(1);
+  });
+
   it('lets a campaign send at any hour with quietHours: false, and keyword replies ignore the window', async () => {
     const clock = new ManualClock(Date.UTC(2026, 10, 22, 9, 0)); // 04:00 in New York
     rig = await startRig({ store: { kind: 'memory' }, clock, edit: (c) => withWindow(c.senders) });
