@@ -11,6 +11,7 @@
 import type { Clock } from '../clock.js';
 import { decodeShortMessage } from '../codec/index.js';
 import type { SenderConfig } from '../config/types.js';
+import { ApiError } from '../errors.js';
 import { type Logger, maskNumber } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { type KeywordMatch, KeywordTable, renderReply } from '../policy/keywords.js';
@@ -48,7 +49,9 @@ export class InboundHandler {
 
   /** Acts on one MO; rejects when the store or the reply's enqueue failed (answer RX_T_APPN). */
   async handle(pdu: Pdu<'deliver_sm'>, connector: string): Promise<InboundOutcome> {
-    const sender = this.#o.senders.get(pdu.destination_addr);
+    // Sender addresses are configured without '+'; some SMSCs write the MO's destination with it.
+    const to = pdu.destination_addr.startsWith('+') ? pdu.destination_addr.slice(1) : pdu.destination_addr;
+    const sender = this.#o.senders.get(to);
     const table = sender ? this.#tables.get(sender.address) : undefined;
     if (!sender || !table) return { kind: 'ignored', why: 'unknown_sender' };
     const text = moText(pdu);
@@ -89,12 +92,36 @@ export class InboundHandler {
     }
     this.#o.metrics.keywordEvents.inc({ kind: match.kind, sender: sender.address });
     const body = renderReply(template, { program: sender.program ?? sender.address });
-    const reply = await this.#o.reply(sender.address, `+${number}`, body);
+    const reply = await this.#reply(sender.address, number, body);
     this.#o.logger.info(
-      { connector, sender: sender.address, from: maskNumber(number), keyword: match.kind, reply: reply.id },
+      {
+        connector,
+        sender: sender.address,
+        from: maskNumber(number),
+        keyword: match.kind,
+        reply: reply?.id ?? null,
+      },
       'keyword handled',
     );
     return { kind: 'keyword', match, reply };
+  }
+
+  /**
+   * Queues the reply. A reply intake refuses (a number it cannot send to, no route) is logged and
+   * given up: the keyword's effect is recorded, and asking the SMSC to send the MO again would
+   * only fail the same way, for ever. A store failure rejects (the SMSC retries).
+   */
+  async #reply(from: string, number: string, body: string): Promise<MessageRecord | null> {
+    try {
+      return await this.#o.reply(from, `+${number}`, body);
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status >= 500) throw err;
+      this.#o.logger.warn(
+        { sender: from, to: maskNumber(number), status: err.status, reason: err.message },
+        'keyword reply not sent: intake refused it',
+      );
+      return null;
+    }
   }
 
   /**

@@ -220,6 +220,22 @@ describe.each(stores)('keywords and the opt-out list with the %s store', (_, sto
     ]);
   });
 
+  it('records a STOP whose reply cannot be sent, and acknowledges it rather than have it sent again', async () => {
+    rig = await startRig({ store: store() });
+    const r = rig;
+    // 123456 is not a number sluice can send to (intake refuses it), but the STOP still counts.
+    const accepted = new Promise<void>((resolve) => {
+      r.sim.on('delivered', (pdu) => {
+        if ((pdu.esm_class ?? 0) === 0 && pdu.source_addr === '123456') resolve();
+      });
+    });
+    r.sim.injectMo({ from: '123456', to: '+12345', text: 'STOP' });
+    await accepted;
+    const entries = await r.gateway.store.optouts.get('123456');
+    expect(entries.map((e) => [e.scope, e.keyword])).toEqual([['sender:12345', 'STOP']]);
+    expect(r.sim.stats().submits).toBe(0);
+  });
+
   it('reports blocked items of a batch one by one and queues the rest', async () => {
     rig = await startRig({ store: store() });
     await keyword(rig, CUSTOMER, '12345', 'STOP');
