@@ -3,6 +3,7 @@
  * default but pointed at that simulator and at the given store, and a small HTTP client.
  */
 import { once } from 'node:events';
+import { afterAll, beforeAll } from 'vitest';
 import { type Clock, ManualClock } from '../../src/clock.js';
 import { embeddedConfig } from '../../src/config/index.js';
 import type { SluiceConfig, StoreConfig } from '../../src/config/types.js';
@@ -11,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
 import { Simulator, type SimulatorOptions } from '../../src/sim/index.js';
 import type { Pdu } from '../../src/smpp/pdu/types.js';
+import { type RedisServer, startRedis } from '../support/redis-server.js';
 
 export interface Rig {
   sim: Simulator;
@@ -123,4 +125,29 @@ export async function startRig(options: {
       await sim.stop();
     },
   };
+}
+
+/**
+ * The stores an end-to-end file runs its tests against, for describe.each: memory, and a real
+ * redis-server started for the file (each test under a key prefix of its own).
+ */
+export function storeMatrix(prefix: string): Array<[string, () => StoreConfig]> {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  return [
+    ['memory', () => ({ kind: 'memory' })],
+    [
+      'redis',
+      () => ({
+        kind: 'redis',
+        url: redis.url,
+        keyPrefix: `${prefix}${Math.random().toString(36).slice(2, 8)}`,
+      }),
+    ],
+  ];
 }

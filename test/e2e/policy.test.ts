@@ -4,21 +4,11 @@
  * receives them, and what happens to the next message to that number.
  */
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { decodeShortMessage } from '../../src/codec/index.js';
-import type { StoreConfig } from '../../src/config/types.js';
 import type { SubmitRecord } from '../../src/sim/index.js';
 import { senderConfig } from '../support/config.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { type Rig, startRig } from './helpers.js';
-
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+import { type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -26,13 +16,7 @@ afterEach(async () => {
   rig = null;
 });
 
-const stores: Array<[string, () => StoreConfig]> = [
-  ['memory', () => ({ kind: 'memory' })],
-  [
-    'redis',
-    () => ({ kind: 'redis', url: redis.url, keyPrefix: `pol${Math.random().toString(36).slice(2, 8)}` }),
-  ],
-];
+const stores = storeMatrix('pol');
 
 const CUSTOMER = '447700900123';
 const OTHER = '447700900456';

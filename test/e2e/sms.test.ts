@@ -2,19 +2,9 @@
  * The whole SMS path over real sockets: HTTP → sluice → SMPP → the simulator → receipt → status,
  * once with the memory store and once with a real redis-server.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { StoreConfig } from '../../src/config/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CommandStatus } from '../../src/smpp/constants.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
-import { type Rig, startRig } from './helpers.js';
-
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+import { type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -22,13 +12,7 @@ afterEach(async () => {
   rig = null;
 });
 
-const stores: Array<[string, () => StoreConfig]> = [
-  ['memory', () => ({ kind: 'memory' })],
-  [
-    'redis',
-    () => ({ kind: 'redis', url: redis.url, keyPrefix: `e2e${Math.random().toString(36).slice(2, 8)}` }),
-  ],
-];
+const stores = storeMatrix('e2e');
 
 const LONG = 'Your parcel 4711 is out for delivery today between 10:00 and 14:00. '.repeat(6).trim();
 
