@@ -1,4 +1,6 @@
 /** Shared test data for test/codec: character pools and a deterministic PRNG. */
+export { prng } from '../support/random.js';
+
 import fc from 'fast-check';
 import { DEFAULT_BASIC, DEFAULT_EXTENSION } from '../../src/codec/gsm7-tables.js';
 
@@ -20,18 +22,6 @@ export const GSM_CHARS: string[] = [
   ...DEFAULT_BASIC.replace('\u001b', ''),
   ...Object.values(DEFAULT_EXTENSION),
 ];
-
-/** Small deterministic PRNG (mulberry32), so corpus failures reproduce. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Tokens from every pool, for fast-check texts that mix them. */
 export const ALL_TOKENS: string[] = Object.values(POOLS).flat();

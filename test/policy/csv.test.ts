@@ -3,6 +3,7 @@
  * every offset) and must give the same rows; then properties over arbitrary rows, bytes and
  * chunkings (fast-check).
  */
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,6 +14,7 @@ import {
   csvField,
   csvLine,
 } from '../../src/policy/csv.js';
+import { byteByByte, splitAt } from '../support/streams.js';
 
 const LIMITS: CsvParserOptions = { maxFieldBytes: 1024, maxFields: 16 };
 
@@ -27,22 +29,6 @@ function parse(chunks: Iterable<Uint8Array>, options: CsvParserOptions = LIMITS)
 
 function bytesOf(input: string | Uint8Array): Buffer {
   return typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input);
-}
-
-function* byteByByte(stream: Buffer): Generator<Buffer> {
-  for (let i = 0; i < stream.length; i++) yield stream.subarray(i, i + 1);
-}
-
-/** The stream cut at the given offsets (sorted, inside the stream). */
-function splitAt(stream: Buffer, offsets: readonly number[]): Buffer[] {
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const at of offsets) {
-    chunks.push(stream.subarray(from, at));
-    from = at;
-  }
-  chunks.push(stream.subarray(from));
-  return chunks;
 }
 
 /** Parses `input` whole, byte by byte, and split in two at every offset; all must agree. */

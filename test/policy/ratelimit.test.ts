@@ -7,6 +7,7 @@
  * Time is a ManualClock. Redis replies are real I/O, so after each step of the clock `settle`
  * lets them land before time moves on.
  */
+
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +25,7 @@ import {
 } from '../../src/policy/ratelimit.js';
 import { MemoryRateLimitStore } from '../../src/store/memory/ratelimit.js';
 import { RedisRateLimitStore } from '../../src/store/redis/ratelimit.js';
+import { prng } from '../support/random.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -113,18 +115,6 @@ function worstWindowExcess(grants: readonly Grant[], perSecond: number): number 
     worst = Math.max(worst, sum - t + bestStart);
   }
   return worst;
-}
-
-/** mulberry32: a seeded PRNG, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Harness {

@@ -3,6 +3,7 @@
  * (whole, byte by byte, split at every offset) and must give the same frames; then properties
  * over arbitrary PDUs, bytes and chunkings (fast-check).
  */
+
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SmppPduError } from '../../src/errors.js';
@@ -10,6 +11,7 @@ import { CommandId, CommandStatus } from '../../src/smpp/constants.js';
 import { DEFAULT_MAX_PDU_LENGTH, decodePdu, encodePdu, makePdu } from '../../src/smpp/pdu/codec.js';
 import { PduFramer } from '../../src/smpp/pdu/framer.js';
 import type { AnyPdu } from '../../src/smpp/pdu/types.js';
+import { byteByByte, splitAt } from '../support/streams.js';
 import {
   anyPduArb,
   commandIds,
@@ -38,22 +40,6 @@ function feed(chunks: Iterable<Buffer>, maxLength?: number): Fed {
     maxBuffered = Math.max(maxBuffered, framer.buffered);
   }
   return { sink, framer, maxBuffered };
-}
-
-function* byteByByte(stream: Buffer): Generator<Buffer> {
-  for (let i = 0; i < stream.length; i++) yield stream.subarray(i, i + 1);
-}
-
-/** The stream cut at the given offsets (sorted, inside the stream). */
-function splitAt(stream: Buffer, offsets: readonly number[]): Buffer[] {
-  const chunks: Buffer[] = [];
-  let from = 0;
-  for (const at of offsets) {
-    chunks.push(stream.subarray(from, at));
-    from = at;
-  }
-  chunks.push(stream.subarray(from));
-  return chunks;
 }
 
 function* inChunksOf(stream: Buffer, size: number): Generator<Buffer> {
