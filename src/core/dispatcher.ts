@@ -221,9 +221,12 @@ export class Dispatcher {
     }
     const admission = await this.#admit(record);
     if (!admission.go) {
-      if ('expire' in admission) await this.#expire(record, clock.now(), admission.expire);
-      else await this.#hold(entry, record, admission.reason, admission.holdUntil);
-      if ('expire' in admission) await this.#acks.add(entry.entryId);
+      if ('expire' in admission) {
+        await this.#expire(record, clock.now(), admission.expire);
+        await this.#acks.add(entry.entryId);
+      } else {
+        await this.#hold(entry, record, admission.reason, admission.holdUntil);
+      }
       return;
     }
     const outcomes = await this.#submitParts(record, entry);
@@ -298,7 +301,9 @@ export class Dispatcher {
     if (connectorLimit) demands.push({ key: `connector:${this.#name}`, limit: connectorLimit, n: parts });
     if (policy.leaser.tryTakeAll(demands).ok) return { go: true };
 
-    // Over a limit: the message waits, and how long it has waited counts.
+    // Over a limit: the message waits, and how long it has waited counts. The wait is counted
+    // under the sender's limit when it has one (the usual reason), else the connector's.
+    const limitName = senderLimit ? 'sender' : 'connector';
     const deadline = queuedSince(record) + sender.maxQueueAgeSeconds * 1000;
     if (now >= deadline) return this.#admitExpired(sender);
     const localWaitMs = this.#o.localWaitMs ?? 5_000;
@@ -308,7 +313,7 @@ export class Dispatcher {
       // goes back to the queue at once, to come back about when its turn is near.
       const aheadMs = ((waiting + parts) / senderLimit.perSecond) * 1000;
       if (aheadMs > localWaitMs) {
-        metrics.throttledWaits.inc({ limit: 'sender', where: 'queue' });
+        metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });
         return {
           go: false,
           holdUntil: Math.min(deadline, now + jitter(aheadMs - localWaitMs / 2)),
@@ -320,19 +325,14 @@ export class Dispatcher {
     const abort = new AbortController();
     const timer = clock.setTimeout(() => abort.abort(), Math.min(localWaitMs, deadline - now));
     this.#waits.add(abort);
+    metrics.throttledWaits.inc({ limit: limitName, where: 'in_process' });
     try {
-      for (const d of demands) {
-        metrics.throttledWaits.inc({
-          limit: d.key.startsWith('sender:') ? 'sender' : 'connector',
-          where: 'in_process',
-        });
-        await policy.leaser.take(d.key, d.limit, d.n, abort.signal);
-      }
+      for (const d of demands) await policy.leaser.take(d.key, d.limit, d.n, abort.signal);
       return { go: true };
     } catch {
       const later = clock.now();
       if (later >= deadline) return this.#admitExpired(sender);
-      metrics.throttledWaits.inc({ limit: 'sender', where: 'queue' });
+      metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });
       return { go: false, holdUntil: Math.min(deadline, later + jitter(localWaitMs)), reason: 'rate_limit' };
     } finally {
       timer.cancel();
