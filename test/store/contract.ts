@@ -113,6 +113,24 @@ export function describeStoreContract(
         expect(await store.queue.depth('c1')).toBe(1);
       });
 
+      it('concurrent enqueues stand alone: one naming a stored record fails, the others are queued', async () => {
+        const a = makeRecord();
+        await store.messages.enqueue([a]);
+        const b = makeRecord();
+        const c = makeRecord();
+        const d = makeRecord();
+        // Issued in one turn: a store that writes them together must still fail only the second.
+        const results = await Promise.allSettled([
+          store.messages.enqueue([b]),
+          store.messages.enqueue([c, { ...a, body: 'again' }]),
+          store.messages.enqueue([d]),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+        expect(results[1]).toMatchObject({ reason: { code: 'SLUICE_ERR_STORE_DUPLICATE', messageId: a.id } });
+        expect(await store.messages.getMany([a.id, b.id, c.id, d.id])).toEqual([a, b, null, d]);
+        expect(messageIds(await store.queue.claim('c1', 'w1', 10, 0, 60_000))).toEqual([a.id, b.id, d.id]);
+      });
+
       it('enqueue rejects a batch that names one id twice, and writes none of it', async () => {
         const a = makeRecord();
         const b = makeRecord();

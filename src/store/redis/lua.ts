@@ -17,40 +17,84 @@ function script(name: string, source: string): LuaScript {
 }
 
 /**
- * KEYS: record key and stream key of each record, in pairs. ARGV[1]: TTL in seconds; then message
- * id and JSON of each record, in pairs. Checks first, writes after: a record that already exists
- * fails the whole call before anything is written (returns its id); else returns the count.
+ * Enqueues the records of several callers at once, each caller's group all or nothing.
+ * KEYS: record key and stream key of each record, in pairs, group after group. ARGV[1]: TTL in
+ * seconds; ARGV[2]: number of groups G; ARGV[3..2+G]: records in each group; then message id and
+ * JSON of each record, in pairs. A group with a record that already exists (or that an earlier
+ * group of this call wrote) writes nothing and answers that record's id; the others are written
+ * and answer ''. Returns one answer per group.
  */
 export const ENQUEUE = script(
   'enqueue',
   `
-local n = #KEYS / 2
-for i = 1, n do
-  if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then return ARGV[2 * i] end
-end
 local ttl = ARGV[1]
-for i = 1, n do
-  redis.call('SET', KEYS[2 * i - 1], ARGV[2 * i + 1], 'EX', ttl)
-  redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[2 * i])
+local groups = tonumber(ARGV[2])
+local base = 2 + groups
+local out = {}
+local k = 0
+for g = 1, groups do
+  local n = tonumber(ARGV[2 + g])
+  local dup = ''
+  for i = k + 1, k + n do
+    if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then
+      dup = ARGV[base + 2 * i - 1]
+      break
+    end
+  end
+  if dup == '' then
+    for i = k + 1, k + n do
+      redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2 * i], 'EX', ttl)
+      redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
+    end
+  end
+  out[g] = dup
+  k = k + n
 end
-return n
+return out
 `,
 );
 
 /**
- * KEYS[1]: record key. ARGV[1]: expected version, ARGV[2]: new JSON. The record JSON always
- * starts with {"version":N (see encodeRecord), so an anchored match reads the version without
- * decoding the record and cannot be fooled by a "version" inside the body or a nested object.
- * KEEPTTL: the record still expires when it was first meant to.
+ * Compare-and-set of several records. KEYS: record keys. ARGV: expected version and new JSON of
+ * each, in pairs. The record JSON always starts with {"version":N (see encodeRecord), so an
+ * anchored match reads the version without decoding the record and cannot be fooled by a
+ * "version" inside the body or a nested object. KEEPTTL: the record still expires when it was
+ * first meant to. Returns 1 (written) or 0 (missing, or another version) per key, in order; a key
+ * named twice is checked against what the first write left.
  */
 export const COMPARE_AND_SET = script(
   'compareAndSet',
   `
-local cur = redis.call('GET', KEYS[1])
-if not cur then return 0 end
-if string.match(cur, '^{"version":(%-?%d+)') ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-return 1
+local out = {}
+for i = 1, #KEYS do
+  local cur = redis.call('GET', KEYS[i])
+  if cur and string.match(cur, '^{"version":(%-?%d+)') == ARGV[2 * i - 1] then
+    redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL')
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`,
+);
+
+/** KEYS: string keys. ARGV[1]: TTL in seconds, then the value of each key. SET … EX for each. */
+export const SET_EACH = script(
+  'set-each',
+  `
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+`,
+);
+
+/** KEYS: string keys. GETDEL of each: its value, or nil where there was none. */
+export const TAKE_EACH = script(
+  'take-each',
+  `
+local out = {}
+for i = 1, #KEYS do out[i] = redis.call('GETDEL', KEYS[i]) end
+return out
 `,
 );
 
