@@ -4,12 +4,12 @@
  * and the account may use it, a route exists, and the text can be sent within the part limit.
  */
 import { randomBytes } from 'node:crypto';
-import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import { monotonicFactory } from 'ulid';
 import { planMessage } from '../codec/index.js';
 import type { ConnectorConfig, SenderConfig, SluiceConfig } from '../config/types.js';
 import { ApiError, CodecOptionError, TooManyPartsError, UnencodableTextError } from '../errors.js';
 import type { Account, SubmitRequest } from './api.js';
+import { possibleE164 } from './phone.js';
 import type { Router } from './router.js';
 import type { MessageRecord } from './types.js';
 
@@ -78,6 +78,8 @@ export class Intake {
     const now = this.#now();
     const validity = request.validitySeconds ?? this.#config.messages.defaultValiditySeconds;
     return {
+      // First, so the store's JSON of the record starts with it (see the Redis store's encodeRecord).
+      version: 1,
       id: this.newId(now),
       channel: 'sms',
       account: account.name,
@@ -108,7 +110,6 @@ export class Intake {
         { status: 'accepted', at: now },
         { status: 'queued', at: now },
       ],
-      version: 1,
       plan: {
         encoding: request.encoding ?? 'auto',
         smartEncoding: request.smartEncoding ?? sender.smartEncoding,
@@ -140,13 +141,13 @@ function pooledRandom(): () => number {
 export function normalizeNumber(input: string): string {
   const trimmed = input.trim();
   const candidate = trimmed.startsWith('+') ? trimmed : `+${trimmed}`;
-  const parsed = /^\+\d{6,15}$/.test(candidate) ? parsePhoneNumberFromString(candidate) : undefined;
-  if (!parsed?.isPossible()) {
+  const e164 = /^\+\d{6,15}$/.test(candidate) ? possibleE164(candidate) : null;
+  if (e164 === null) {
     throw new ApiError(422, 'unprocessable', 'to is not a possible E.164 phone number', [
       { field: 'to', message: 'expected an E.164 number such as +447700900123' },
     ]);
   }
-  return parsed.number.slice(1);
+  return e164;
 }
 
 /** The options the text engine gets for a message on a connector. */
