@@ -18,5 +18,5 @@ COPY bin ./bin
 USER node
 # 8080: HTTP API, on every interface of the container.
 EXPOSE 8080
-ENTRYPOINT ["node", "bin/sluice.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "bin/sluice.js"]
 CMD ["run", "--http-host", "0.0.0.0"]

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
- *   [--processes N] [--policies on|off]`
+ *   [--processes N] [--policies on|off] [--cpu-prof DIR]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (in a child process, on a real
  * redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
       store: { type: 'string' },
       processes: { type: 'string' },
       policies: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const policies = values.policies ?? 'on';
@@ -100,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
     !['on', 'off'].includes(policies)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR]',
     );
     return 2;
   }
@@ -139,7 +140,10 @@ log: { level: info }
       );
       if (policies === 'on' && redis) await seedOptOuts(redis.url, `b${runs.length}`, 10_000);
       const sluices = [];
-      for (let i = 0; i < processes; i++) sluices.push(await startSluice(config, 'inherit'));
+      // The node flags of `npm start`; --cpu-prof DIR adds a V8 CPU profile of each sluice process.
+      const nodeArgs = ['--max-semi-space-size=64'];
+      if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`);
+      for (let i = 0; i < processes; i++) sluices.push(await startSluice(config, 'inherit', nodeArgs));
       while (sim.stats().binds.transceiver < 2 * processes) await once(sim.server, 'bound');
       let receipts = 0;
       let lastReceiptAt = 0;

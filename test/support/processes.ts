@@ -22,13 +22,16 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `sluice run --config FILE` from the repository (its log level must be info or lower:
- * readiness is its "HTTP API listening" line). `stderr` 'inherit' shows its errors.
+ * readiness is its "HTTP API listening" line). `stderr` 'inherit' shows its errors; `nodeArgs`
+ * go to node itself (the bench gives the flags `npm start` uses, or --cpu-prof).
  */
 export async function startSluice(
   config: string,
   stderr: 'pipe' | 'inherit' = 'pipe',
+  nodeArgs: readonly string[] = [],
 ): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config], {
+  const args = [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config];
+  const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', stderr],
   });
