@@ -55,7 +55,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     receipts: new Counter({
       name: 'sluice_receipts_total',
-      help: 'Delivery receipts received, by connector and how they matched (matched, early, unmatched).',
+      help: 'Delivery receipts received, by connector: matched (applied to the part they name) or early (kept until the submit_sm_resp with their id is recorded).',
       labelNames: ['connector', 'result'] as const,
       registers: [registry],
     }),

@@ -207,7 +207,7 @@ export class Dispatcher {
   }
 
   async #handle(entry: QueueEntry, record: MessageRecord | null): Promise<void> {
-    const { store, metrics, clock } = this.#o;
+    const { clock } = this.#o;
     if (!record || isFinal(record.status)) {
       // Gone (its TTL passed) or already finished (a reclaimed duplicate entry): nothing to send.
       await this.#acks.add(entry.entryId);
@@ -229,7 +229,25 @@ export class Dispatcher {
       }
       return;
     }
-    const outcomes = await this.#submitParts(record, entry);
+    // A receipt may come before the SMSC id is written down: the receipt handler waits for this.
+    const recorded = settleable();
+    try {
+      await this.#send(entry, record, now, recorded);
+    } catch (err) {
+      recorded.reject(err);
+      throw err;
+    }
+  }
+
+  /**
+   * Submits the parts, records the outcome (then settles `recorded`), and acknowledges or defers
+   * the entry.
+   */
+  async #send(entry: QueueEntry, record: MessageRecord, now: number, recorded: Settleable): Promise<void> {
+    const { store, metrics, clock, receipts } = this.#o;
+    const outcomes = await this.#submitParts(record, entry, (part, smscId) =>
+      receipts.expect(smscId, { messageId: record.id, part }, recorded.promise),
+    );
     const retry = [...outcomes.values()].some((o) => !o.ok && o.retry);
     const before = record.status;
     const sentAt = clock.now();
@@ -257,6 +275,7 @@ export class Dispatcher {
     if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
     if (submitted.length > 0) await this.#correlate(record.id, submitted);
+    recorded.resolve();
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });
     } else if (written && written.status === 'sent' && submitted.length > 0) {
@@ -370,8 +389,12 @@ export class Dispatcher {
     await store.queue.defer(this.#name, [entry], Math.max(until, clock.now()));
   }
 
-  /** Submits every part without an SMSC id; outcomes by part index. */
-  async #submitParts(record: MessageRecord, entry: QueueEntry): Promise<Map<number, PartOutcome>> {
+  /** Submits every part without an SMSC id; outcomes by part index. Each SMSC id is told as it comes. */
+  async #submitParts(
+    record: MessageRecord,
+    entry: QueueEntry,
+    onAnswered: (part: number, smscId: string) => void,
+  ): Promise<Map<number, PartOutcome>> {
     const { connector, senders, maxParts, metrics } = this.#o;
     const sender = senders.get(record.from);
     const pending = record.parts.filter((p) => p.smscId === null && !isFinalPart(p.state));
@@ -426,7 +449,10 @@ export class Dispatcher {
           short_message: connector.concatenation === 'payload' ? EMPTY : Buffer.from(planned.bytes),
           ...(tlvs ? { tlvs } : {}),
         };
-        return this.#submitOne(fields);
+        return this.#submitOne(fields).then((o) => {
+          if (o.ok) onAnswered(part.index, o.smscId);
+          return o;
+        });
       }),
     );
     for (let i = 0; i < pending.length; i++) outcomes.set(pending[i]!.index, results[i]!);
@@ -531,6 +557,24 @@ export class Dispatcher {
       this.#stopping,
     ]);
   }
+}
+
+/** A promise settled from outside; a rejection nobody awaits is not an unhandled one. */
+interface Settleable {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function settleable(): Settleable {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
 /** When the message last became free to go: the sender's maximum queue age counts from here. */

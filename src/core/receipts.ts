@@ -6,14 +6,18 @@
  * base (hex ⇄ decimal), so SMSCs whose submit_sm_resp and receipt disagree in form still match
  * without per-connector settings.
  *
- * A receipt can arrive before the submit_sm_resp that carries its id has been recorded. It is
- * then stashed under its id; the dispatcher takes it once it records the id. Both sides take
- * atomically, and the receipt side looks again after stashing, so no interleaving loses one.
+ * A receipt can arrive before the submit_sm_resp that carries its id has been recorded. When this
+ * process sent the part, the dispatcher has told the handler the id (`expect`): the receipt waits
+ * for the dispatcher's write and is then applied, without touching the store's stash. Otherwise
+ * (another instance sent it, or the ids are spelled differently) it is stashed under its id; the
+ * dispatcher takes it once it records the id. Both sides take atomically, and the receipt side
+ * looks again after stashing, so no interleaving loses one.
  */
 import type { Clock } from '../clock.js';
 import {
   type IdCandidate,
   type IdSpelling,
+  normalizeSmscId,
   outcomeOfMessageState,
   outcomeOfStat,
   parseReceiptText,
@@ -62,6 +66,9 @@ const PART_STATE: Record<Receipt['outcome'], PartState> = {
   expired: 'expired',
 };
 
+/** Longest a receipt waits for this process's dispatcher to record its SMSC id. */
+const EXPECTED_WAIT_MS = 1_000;
+
 export interface ReceiptHandlerOptions {
   connector: string;
   store: Store;
@@ -84,6 +91,11 @@ export class ReceiptHandler {
   readonly #lookups: TickBatcher<readonly string[], Array<PartRef | null>>;
   /** Record reads of one turn in one command. */
   readonly #reads: TickBatcher<string, MessageRecord | null>;
+  /**
+   * SMSC ids this process's dispatcher was just answered with and is recording: the part, and a
+   * promise that settles once its record and correlation are written.
+   */
+  readonly #expected = new Map<string, { ref: PartRef; recorded: Promise<void> }>();
   readonly #matchedBy: Record<IdSpelling, number> = {
     'as-written': 1,
     'hex-read-as-decimal': 0,
@@ -105,6 +117,21 @@ export class ReceiptHandler {
     this.#reads = new TickBatcher((ids) => store.messages.getMany(ids));
   }
 
+  /**
+   * The dispatcher was answered `smscId` for `ref` and is writing it down; `recorded` settles when
+   * the record and the correlation are written. Until then a receipt for the id waits for that
+   * instead of going through the store's stash.
+   */
+  expect(smscId: string, ref: PartRef, recorded: Promise<void>): void {
+    const id = normalizeSmscId(smscId);
+    const entry = { ref, recorded };
+    this.#expected.set(id, entry);
+    const forget = () => {
+      if (this.#expected.get(id) === entry) this.#expected.delete(id);
+    };
+    recorded.then(forget, forget);
+  }
+
   /** Records a receipt deliver_sm. Resolves once it is applied or stashed (then answer the SMSC). */
   async handle(pdu: Pdu<'deliver_sm'>): Promise<void> {
     const receipt = readReceipt(pdu, this.#o.clock.now());
@@ -117,6 +144,7 @@ export class ReceiptHandler {
       await this.apply(ref, receipt, 'matched');
       return;
     }
+    if (await this.#applyExpected(candidates, receipt)) return;
     const serialized = JSON.stringify(receipt);
     await store.correlation.stashReceipts(
       connector,
@@ -134,7 +162,10 @@ export class ReceiptHandler {
     this.#o.metrics.receipts.inc({ connector, result: 'early' });
   }
 
-  /** Applies a receipt to its part (from handle, or from the dispatcher for a stashed one). */
+  /**
+   * Applies a receipt to its part (from handle, or from the dispatcher for a stashed one: 'early',
+   * already counted when it was stashed).
+   */
   async apply(ref: PartRef, receipt: Receipt, result: 'matched' | 'early'): Promise<void> {
     const { store, connector, metrics } = this.#o;
     let submittedAt: number | null = null;
@@ -149,13 +180,43 @@ export class ReceiptHandler {
       becameFinal = changed && !wasFinal && isFinal(r.status);
       return changed;
     });
-    metrics.receipts.inc({ connector, result });
+    if (result === 'matched') metrics.receipts.inc({ connector, result });
     if (submittedAt !== null)
       metrics.submitReceiptSeconds.observe({ connector }, Math.max(0, receipt.at - submittedAt) / 1000);
     if (record && becameFinal) {
       metrics.messages.inc({ status: record.status, connector, sender: record.from });
       this.#o.onStatus?.(record);
     }
+  }
+
+  /**
+   * A receipt for a part this process sent a moment ago, whose id is not written yet: applied
+   * once the dispatcher's write is done. False (the store's stash decides) when no part here has
+   * the id, or when that write failed or waits on other parts for long (the SMSC waits for our
+   * answer meanwhile).
+   */
+  async #applyExpected(candidates: readonly IdCandidate[], receipt: Receipt): Promise<boolean> {
+    const expected = candidates.map((c) => this.#expected.get(c.id)).find((e) => e !== undefined);
+    if (!expected || !(await this.#settledWithin(expected.recorded, EXPECTED_WAIT_MS))) return false;
+    await this.apply(expected.ref, receipt, 'matched');
+    return true;
+  }
+
+  /** Whether `p` resolves within `ms`. */
+  #settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const timer = this.#o.clock.setTimeout(() => resolve(false), ms);
+      p.then(
+        () => {
+          timer.cancel();
+          resolve(true);
+        },
+        () => {
+          timer.cancel();
+          resolve(false);
+        },
+      );
+    });
   }
 
   /** The matched part, preferring the spelling this connector's receipts usually match by. */

@@ -122,6 +122,24 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
     expect(done.parts[0]?.smscId).toMatch(/^0*[0-9a-f]+$/);
   });
 
+  it('applies receipts that come before their submit_sm_resp is recorded, each counted once', async () => {
+    // The simulator sends each receipt right behind its submit_sm_resp: most arrive before sluice
+    // has written the SMSC id down. They wait for that write instead of going through the stash.
+    rig = await startRig({ store: store() });
+    const messages = Array.from({ length: 200 }, (_, i) => ({
+      from: '12345',
+      to: `+4477009${String(i).padStart(5, '0')}`,
+      body: `Reminder ${i}`,
+    }));
+    const res = await rig.post('/v1/messages/batch', { messages });
+    const ids = (res.json.results as Array<{ message: { id: string } }>).map((r) => r.message.id);
+    await Promise.all(ids.map((id) => rig!.statusReached(id, 'delivered')));
+    const counts = Object.fromEntries(
+      (await rig.gateway.metrics.receipts.get()).values.map((v) => [v.labels.result, v.value]),
+    );
+    expect(counts).toEqual({ matched: 200 });
+  });
+
   it('takes a batch: valid items queued and delivered, invalid ones reported by index', async () => {
     rig = await startRig({ store: store() });
     const res = await rig.post('/v1/messages/batch', {
