@@ -39,6 +39,16 @@ interface RunResult {
   acceptP99Ms: number;
   non2xx: number;
   sluicePeakRssMb: number;
+  /** Receipts by how sluice matched them (sluice_receipts_total); with one process only. */
+  receipts: Record<string, number>;
+}
+
+/** sluice_receipts_total of one process, by result. */
+async function receiptCounts(httpPort: number, into: Record<string, number>): Promise<void> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  for (const m of text.matchAll(/^sluice_receipts_total\{[^}]*result="(\w+)"[^}]*\} (\d+)$/gm)) {
+    into[m[1]!] = (into[m[1]!] ?? 0) + Number(m[2]);
+  }
 }
 
 /** An opt-out list of `count` numbers (none of them the bench's recipient), as sluice's store keeps it. */
@@ -181,6 +191,9 @@ log: { level: info }
         else waiting = { target: accepted, resolve };
       });
       const endToEnd = (lastReceiptAt - started) / 1000;
+      // With several processes on one port a scrape reaches any one of them: counted for one only.
+      const matchedBy: Record<string, number> = {};
+      if (processes === 1) await receiptCounts(httpPort, matchedBy);
       runs.push({
         endpoint,
         requests: result.requests.total,
@@ -193,6 +206,7 @@ log: { level: info }
         acceptP99Ms: result.latency.p99,
         non2xx: result.non2xx,
         sluicePeakRssMb: Math.max(...sluices.map((p) => peakRssMb(p.pid!))),
+        receipts: matchedBy,
       });
       if (!values.json)
         console.error(
@@ -221,10 +235,13 @@ log: { level: info }
   };
   if (values.json) console.log(JSON.stringify(out));
   else {
-    console.log('\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB');
+    console.log(
+      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early',
+    );
     for (const r of runs) {
+      const early = processes === 1 ? String(r.receipts.early ?? 0) : '-';
       console.log(
-        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)}`,
+        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)}`,
       );
     }
   }
