@@ -45,12 +45,26 @@ export interface RenderedMessage {
   heldUntil: string | null;
 }
 
+/**
+ * The last few instants formatted: a message's events share their millisecond, and so do the
+ * items of a batch, so most calls are answered without a Date.
+ */
+const ISO_CACHE_SIZE = 8;
+const isoKeys = new Float64Array(ISO_CACHE_SIZE).fill(Number.NaN);
+const isoValues = new Array<string>(ISO_CACHE_SIZE).fill('');
+let isoNext = 0;
+
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  for (let i = 0; i < ISO_CACHE_SIZE; i++) if (isoKeys[i] === ms) return isoValues[i]!;
+  const value = new Date(ms).toISOString();
+  isoKeys[isoNext] = ms;
+  isoValues[isoNext] = value;
+  isoNext = (isoNext + 1) % ISO_CACHE_SIZE;
+  return value;
 }
 
 function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  return ms === null ? null : iso(ms);
 }
 
 export function renderMessage(m: MessageRecord): RenderedMessage {
