@@ -345,10 +345,16 @@ export class Dispatcher {
     const timer = clock.setTimeout(() => abort.abort(), Math.min(localWaitMs, deadline - now));
     this.#waits.add(abort);
     metrics.throttledWaits.inc({ limit: limitName, where: 'in_process' });
+    const taken: typeof demands = [];
     try {
-      for (const d of demands) await policy.leaser.take(d.key, d.limit, d.n, abort.signal);
+      for (const d of demands) {
+        await policy.leaser.take(d.key, d.limit, d.n, abort.signal);
+        taken.push(d);
+      }
       return { go: true };
     } catch {
+      // The sender's tokens, when the connector's did not come in time, go to the next message.
+      for (const d of taken) policy.leaser.release(d.key, d.n);
       const later = clock.now();
       if (later >= deadline) return this.#admitExpired(sender);
       metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });

@@ -273,6 +273,19 @@ export class TokenLeaser {
   }
 
   /**
+   * Gives back n tokens taken and then not used (a message that took its sender's tokens and
+   * then could not get its connector's): they go to the next taker of the key here, instead of
+   * being spent for nothing. After close(), or once the key's lease is gone, they are dropped.
+   */
+  release(key: string, n: number): void {
+    checkTokenCount('n', n);
+    const lease = this.#leases.get(key);
+    if (this.#closed || lease === undefined || n === 0) return;
+    lease.held += n;
+    this.#serve(lease);
+  }
+
+  /**
    * Rejects every pending take() with TokenLeaserClosedError and stops the timers; later calls
    * throw it. Refills in flight complete into nothing. Held tokens are lost (the store counted
    * them).

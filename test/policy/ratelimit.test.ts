@@ -533,6 +533,30 @@ describe('TokenLeaser', () => {
     leaser.close();
   });
 
+  it('release() gives tokens back to the next taker of the key, without asking the store', async () => {
+    const { clock, recording, leaser } = setup();
+    const longCode = { perSecond: 1, burst: 1 };
+    await leaser.take('lc', longCode, 1);
+    const start = clock.now();
+    // A waiter is queued; the token given back serves it at once, ahead of the next second.
+    const waiting = leaser.take('lc', longCode, 1);
+    await settle(leaser);
+    const calls = recording.calls;
+    leaser.release('lc', 1);
+    await waiting;
+    expect(clock.now()).toBe(start);
+    leaser.release('lc', 1);
+    expect(leaser.held('lc')).toBe(1);
+    expect(leaser.tryTake('lc', longCode, 1).ok).toBe(true);
+    expect(recording.calls).toBe(calls);
+    // Unknown keys and a closed leaser drop what is given back.
+    leaser.release('other', 3);
+    expect(leaser.held('other')).toBe(0);
+    expect(() => leaser.release('lc', -1)).toThrow();
+    leaser.close();
+    leaser.release('lc', 1);
+  });
+
   it('an aborted take() leaves the queue and rejects with the reason', async () => {
     const { clock, leaser } = setup();
     const longCode = { perSecond: 1, burst: 1 };
