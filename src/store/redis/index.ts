@@ -1,12 +1,14 @@
 /**
  * The shared, durable store: Redis (≥ 7.0: SET NX GET, GETDEL, XAUTOCLAIM) through ioredis with
- * auto-pipelining, so that the many small commands issued in one tick (a batch's correlations,
- * putFinal's SETs, many callers' reads) leave as one write and cost one round trip. Every
+ * auto-pipelining, so that the many small commands issued in one tick (putFinal's SETs, many
+ * callers' reads) leave as one write and cost one round trip. The enqueues and the
+ * compare-and-sets of one tick go further: one script run each, whoever the callers. Every
  * read-modify-write is a Lua script (lua.ts); the key layout is in keys.ts.
  *
  * Written for one Redis primary. Under Redis Cluster the per-connector scripts stay valid (their
- * keys share a hash tag), but enqueue's script and getMany's MGET touch records in many slots
- * and would need splitting per slot, which gives up enqueue's atomicity across records.
+ * keys share a hash tag), but the enqueue and compare-and-set scripts and getMany's MGET touch
+ * records in many slots and would need splitting per slot, which gives up enqueue's atomicity
+ * across records.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../clock.js';
