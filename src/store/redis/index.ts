@@ -70,6 +70,14 @@ function decodeRecord(json: string | null): MessageRecord | null {
   return json === null ? null : (JSON.parse(json) as MessageRecord);
 }
 
+/** A script's reply that must be an array of one item per input; anything else is a store fault. */
+function replyPerItem(reply: unknown, items: number, script: string): unknown[] {
+  if (!Array.isArray(reply) || reply.length !== items) {
+    throw new Error(`redis store: unexpected ${script} script reply ${JSON.stringify(reply)}`);
+  }
+  return reply;
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -185,10 +193,7 @@ export class RedisMessageStore implements MessageStore {
       for (const a of g.args) args.push(a);
     }
     const reply = await runScript(this.#ctx.redis, ENQUEUE, scriptKeys, args);
-    if (!Array.isArray(reply) || reply.length !== groups.length) {
-      throw new Error(`redis store: unexpected enqueue script reply ${JSON.stringify(reply)}`);
-    }
-    return reply.map(String);
+    return replyPerItem(reply, groups.length, 'enqueue').map(String);
   }
 
   async putFinal(records: readonly MessageRecord[]): Promise<void> {
@@ -223,10 +228,7 @@ export class RedisMessageStore implements MessageStore {
       args[2 * i + 1] = item.json;
     }
     const reply = await runScript(this.#ctx.redis, COMPARE_AND_SET, keys, args);
-    if (!Array.isArray(reply) || reply.length !== items.length) {
-      throw new Error(`redis store: unexpected compare-and-set script reply ${JSON.stringify(reply)}`);
-    }
-    return reply.map((r) => r === 1);
+    return replyPerItem(reply, items.length, 'compare-and-set').map((r) => r === 1);
   }
 
   async claimIdempotencyKey(
@@ -485,19 +487,14 @@ export class RedisCorrelationStore implements CorrelationStore {
     entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
     ttl: number,
   ): Promise<void> {
-    const { redis, keys } = this.#ctx;
-    const ex = ttlSeconds('ttlSeconds', ttl);
-    const scriptKeys: string[] = [];
-    const args: Array<string | number> = [ex];
-    for (const { smscIds, ref } of entries) {
-      const value = encodeRef(ref);
-      for (const id of smscIds) {
-        scriptKeys.push(keys.correlation(connector, id));
-        args.push(value);
-      }
-    }
-    // One script: the keys share the connector's hash tag, so this holds under Cluster too.
-    if (scriptKeys.length > 0) await runScript(redis, SET_EACH, scriptKeys, args);
+    const { keys } = this.#ctx;
+    await this.#setEach(
+      entries.map(({ smscIds, ref }) => ({
+        keys: smscIds.map((id) => keys.correlation(connector, id)),
+        value: encodeRef(ref),
+      })),
+      ttl,
+    );
   }
 
   async getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>> {
@@ -513,13 +510,33 @@ export class RedisCorrelationStore implements CorrelationStore {
     entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
     ttl: number,
   ): Promise<void> {
-    const { redis, keys } = this.#ctx;
-    const ex = ttlSeconds('ttlSeconds', ttl);
-    const writes: Array<Promise<unknown>> = [];
-    for (const { smscIds, receipt } of entries) {
-      for (const id of smscIds) writes.push(redis.set(keys.stash(connector, id), receipt, 'EX', ex));
+    const { keys } = this.#ctx;
+    await this.#setEach(
+      entries.map(({ smscIds, receipt }) => ({
+        keys: smscIds.map((id) => keys.stash(connector, id)),
+        value: receipt,
+      })),
+      ttl,
+    );
+  }
+
+  /**
+   * SET … EX of every key to its entry's value, in one script: a connector's correlation and stash
+   * keys share its hash tag, so this holds under Cluster too.
+   */
+  async #setEach(
+    entries: ReadonlyArray<{ keys: readonly string[]; value: string }>,
+    ttl: number,
+  ): Promise<void> {
+    const scriptKeys: string[] = [];
+    const args: Array<string | number> = [ttlSeconds('ttlSeconds', ttl)];
+    for (const e of entries) {
+      for (const key of e.keys) {
+        scriptKeys.push(key);
+        args.push(e.value);
+      }
     }
-    await Promise.all(writes);
+    if (scriptKeys.length > 0) await runScript(this.#ctx.redis, SET_EACH, scriptKeys, args);
   }
 
   async takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>> {
@@ -532,9 +549,6 @@ export class RedisCorrelationStore implements CorrelationStore {
       smscIds.map((id) => keys.stash(connector, id)),
       [],
     );
-    if (!Array.isArray(reply) || reply.length !== smscIds.length) {
-      throw new Error(`redis store: unexpected take script reply ${JSON.stringify(reply)}`);
-    }
-    return reply.map((r) => (r === null ? null : String(r)));
+    return replyPerItem(reply, smscIds.length, 'take').map((r) => (r === null ? null : String(r)));
   }
 }
