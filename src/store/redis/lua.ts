@@ -158,10 +158,6 @@ return out
 `,
 );
 
-/**
- * KEYS[1]: stream. ARGV: group, then entry ids. Acked and deleted together, so XLEN stays the
- * depth. In slices of 1000 because Redis's Lua cannot unpack more than ~8000 values at once.
- */
 /** KEYS[1]: idempotency key. ARGV[1]: message id. Deletes the key only while it names that message. */
 export const RELEASE_IF = script(
   'release-if',
@@ -173,6 +169,10 @@ return 0
 `,
 );
 
+/**
+ * KEYS[1]: stream. ARGV: group, then entry ids. Acked and deleted together, so XLEN stays the
+ * depth. In slices of 1000 because Redis's Lua cannot unpack more than ~8000 values at once.
+ */
 export const ACK = script(
   'ack',
   `
