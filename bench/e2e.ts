@@ -2,11 +2,12 @@
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
  *   [--processes N] [--policies on|off] [--cpu-prof DIR]`
  *
- * The whole path under load: autocannon → sluice's HTTP API (in a child process, on a real
- * redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
+ * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
+ * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
  * Two runs: single-message requests to POST /v1/messages, and POST /v1/messages/batch.
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
- * accept latency and sluice's peak RSS.
+ * accept latency and sluice's peak RSS; and per message: the CPU time sluice and redis-server
+ * spent, and Redis's commands (those scripts run count too), client writes and bytes received.
  *
  * --policies on (the default) gives the sender, the connector and the API key rate limits far above
  * the load (so every message takes its tokens through the leaser and none waits), an open
@@ -20,9 +21,10 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
 import { Simulator } from '../src/sim/index.js';
 import { RedisStore } from '../src/store/index.js';
-import { freePort, startSluice } from '../test/support/processes.js';
+import { buildSluice, freePort, startSluice } from '../test/support/processes.js';
 import { startRedis } from '../test/support/redis-server.js';
 
 const KEY = 'bench-key-0123456789abcdef';
@@ -41,6 +43,46 @@ interface RunResult {
   sluicePeakRssMb: number;
   /** Receipts by how sluice matched them (sluice_receipts_total); with one process only. */
   receipts: Record<string, number>;
+  /** Redis's own counters over the run, per message accepted (redis store only). */
+  redis: {
+    commandsPerMessage: number;
+    readsPerMessage: number;
+    bytesInPerMessage: number;
+    cpuMicrosPerMessage: number;
+  } | null;
+  /** CPU time (user + system, all threads) sluice spent per message, from first request to last receipt. */
+  sluiceCpuMicrosPerMessage: number;
+}
+
+/** CPU seconds (user + system, every thread) a process has used: /proc/PID/stat, in clock ticks. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // After the ')' closing the command name: state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+/** INFO stats counters: commands run, socket reads done (one per client write that arrived), bytes in. */
+async function redisCounters(
+  url: string,
+): Promise<{ commands: number; reads: number; bytesIn: number; cpuSeconds: number }> {
+  const conn = new Redis(url, { lazyConnect: false });
+  try {
+    const info = `${await conn.info('stats')}${await conn.info('cpu')}`;
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+    return {
+      commands: field('total_commands_processed'),
+      reads: field('total_reads_processed'),
+      bytesIn: field('total_net_input_bytes'),
+      cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'),
+    };
+  } finally {
+    conn.disconnect();
+  }
 }
 
 /** sluice_receipts_total of one process, by result. */
@@ -116,6 +158,8 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // The compiled build, as deployed (npm run build, the Dockerfile), not the sources through tsx.
+  const compiled = await buildSluice('.bench/dist');
   const redis = storeKind === 'redis' ? await startRedis() : null;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const runs: RunResult[] = [];
@@ -153,7 +197,8 @@ log: { level: info }
       // The node flags of `npm start`; --cpu-prof DIR adds a V8 CPU profile of each sluice process.
       const nodeArgs = ['--max-semi-space-size=64'];
       if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`);
-      for (let i = 0; i < processes; i++) sluices.push(await startSluice(config, 'inherit', nodeArgs));
+      for (let i = 0; i < processes; i++)
+        sluices.push(await startSluice(config, 'inherit', nodeArgs, compiled));
       while (sim.stats().binds.transceiver < 2 * processes) await once(sim.server, 'bound');
       let receipts = 0;
       let lastReceiptAt = 0;
@@ -173,6 +218,8 @@ log: { level: info }
         endpoint === '/v1/messages'
           ? JSON.stringify(message)
           : JSON.stringify({ messages: Array.from({ length: batchSize }, () => message) });
+      const redisBefore = redis ? await redisCounters(redis.url) : null;
+      const cpuBefore = sluices.map((p) => cpuSeconds(p.pid!));
       const started = performance.now();
       const result = await autocannon({
         url: `http://127.0.0.1:${httpPort}${endpoint}`,
@@ -191,6 +238,9 @@ log: { level: info }
         else waiting = { target: accepted, resolve };
       });
       const endToEnd = (lastReceiptAt - started) / 1000;
+      const sluiceCpu = sluices.reduce((sum, p, i) => sum + cpuSeconds(p.pid!) - cpuBefore[i]!, 0);
+      const redisAfter = redis ? await redisCounters(redis.url) : null;
+      const perMessage = (n: number) => Math.round((n / accepted) * 100) / 100;
       // With several processes on one port a scrape reaches any one of them: counted for one only.
       const matchedBy: Record<string, number> = {};
       if (processes === 1) await receiptCounts(httpPort, matchedBy);
@@ -207,6 +257,18 @@ log: { level: info }
         non2xx: result.non2xx,
         sluicePeakRssMb: Math.max(...sluices.map((p) => peakRssMb(p.pid!))),
         receipts: matchedBy,
+        redis:
+          redisBefore && redisAfter
+            ? {
+                commandsPerMessage: perMessage(redisAfter.commands - redisBefore.commands),
+                readsPerMessage: perMessage(redisAfter.reads - redisBefore.reads),
+                bytesInPerMessage: Math.round((redisAfter.bytesIn - redisBefore.bytesIn) / accepted),
+                cpuMicrosPerMessage: Math.round(
+                  ((redisAfter.cpuSeconds - redisBefore.cpuSeconds) / accepted) * 1e6,
+                ),
+              }
+            : null,
+        sluiceCpuMicrosPerMessage: Math.round((sluiceCpu / accepted) * 1e6),
       });
       if (!values.json)
         console.error(
@@ -236,12 +298,12 @@ log: { level: info }
   if (values.json) console.log(JSON.stringify(out));
   else {
     console.log(
-      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early',
+      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg',
     );
     for (const r of runs) {
       const early = processes === 1 ? String(r.receipts.early ?? 0) : '-';
       console.log(
-        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)}`,
+        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)}`,
       );
     }
   }

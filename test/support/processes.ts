@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -23,14 +24,17 @@ export async function freePort(): Promise<number> {
 /**
  * Starts `sluice run --config FILE` from the repository (its log level must be info or lower:
  * readiness is its "HTTP API listening" line). `stderr` 'inherit' shows its errors; `nodeArgs`
- * go to node itself (the bench gives the flags `npm start` uses, or --cpu-prof).
+ * go to node itself (the bench gives the flags `npm start` uses, or --cpu-prof). `compiled`: the
+ * directory of a build of src/ (buildSluice) to run instead of the sources through tsx.
  */
 export async function startSluice(
   config: string,
   stderr: 'pipe' | 'inherit' = 'pipe',
   nodeArgs: readonly string[] = [],
+  compiled?: string,
 ): Promise<ChildProcess> {
-  const args = [...nodeArgs, '--import', 'tsx', 'src/cli/main.ts', 'run', '--config', config];
+  const entry = compiled ? [join(compiled, 'cli', 'main.js')] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const args = [...nodeArgs, ...entry, 'run', '--config', config];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', stderr],
@@ -47,4 +51,19 @@ export async function startSluice(
     });
   });
   return child;
+}
+
+/**
+ * Compiles src/ as `npm run build` does, into `outDir` (inside the repository, so the build finds
+ * node_modules): what a deployment runs, for the bench to measure.
+ */
+export async function buildSluice(outDir: string): Promise<string> {
+  const tsc = spawn(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+    { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+  const [code] = (await once(tsc, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`tsc exited with ${code}`);
+  return join(ROOT, outDir);
 }
