@@ -157,7 +157,7 @@ export class Dispatcher {
           this.#o.reclaimIdleMs ?? 30_000,
         );
         if (entries.length === 0) continue;
-        const records = await store.messages.getMany(entries.map((e) => e.messageId));
+        const records = await this.#records(entries);
         // The opt-out list once for the batch: a STOP may have come since intake.
         const live = records.map((r) => (r && !isFinal(r.status) ? r : null));
         const blocked = await this.#o.policy.blockedBy(live.filter((r): r is MessageRecord => r !== null));
@@ -177,6 +177,17 @@ export class Dispatcher {
         await this.#sleep(1_000);
       }
     }
+  }
+
+  /** Each entry's record: the one the store handed out with it, else read (one call for the rest). */
+  async #records(entries: readonly QueueEntry[]): Promise<Array<MessageRecord | null>> {
+    const records: Array<MessageRecord | null> = entries.map((e) => e.record ?? null);
+    const missing: number[] = [];
+    for (let i = 0; i < entries.length; i++) if (!entries[i]!.record) missing.push(i);
+    if (missing.length === 0) return records;
+    const read = await this.#o.store.messages.getMany(missing.map((i) => entries[i]!.messageId));
+    for (let k = 0; k < missing.length; k++) records[missing[k]!] = read[k] ?? null;
+    return records;
   }
 
   #track(p: Promise<void>): void {

@@ -16,6 +16,12 @@ export interface QueueEntry {
   messageId: string;
   /** How many times this entry was handed out before (0 the first time; reclaimed ones > 0). */
   deliveries: number;
+  /**
+   * The message's record, when the store can vouch without reading it that it is what getMany
+   * would return: the entry's first hand-out, in the process that enqueued it (nothing changes a
+   * record between its enqueue and its first dispatch). The caller's to change. Absent: read it.
+   */
+  record?: MessageRecord;
 }
 
 export interface MessageStore {

@@ -67,6 +67,12 @@ function messageIds(entries: readonly QueueEntry[]): string[] {
   return entries.map((e) => e.messageId);
 }
 
+/** The entry as handed out again after a reclaim: the same, counted once more, and never with a record. */
+function againAs(entry: QueueEntry, deliveries: number): QueueEntry {
+  const { record, ...rest } = entry;
+  return { ...rest, deliveries };
+}
+
 export function describeStoreContract(
   name: string,
   makeStore: () => Promise<StoreHarness>,
@@ -157,6 +163,22 @@ export function describeStoreContract(
         read!.status = 'failed';
         read!.parts[0]!.state = 'failed';
         expect(await store.messages.getMany([a.id])).toEqual([original]);
+      });
+
+      it('a record handed out with its entry is what getMany reads, and the caller may change it', async () => {
+        const a = makeRecord();
+        await store.messages.enqueue([a]);
+        // The caller's copy changes after the enqueue: the store's does not.
+        a.body = 'changed by the caller';
+        const [entry] = await store.queue.claim('c1', 'w1', 10, 0, 60_000);
+        const [stored] = await store.messages.getMany([a.id]);
+        expect(stored!.body).not.toBe(a.body);
+        if (entry!.record) {
+          expect(entry!.record).toEqual(stored);
+          entry!.record.parts[0]!.smscId = 'changed';
+          entry!.record.events.push({ status: 'sending', at: 1 });
+          expect(await store.messages.getMany([a.id])).toEqual([stored]);
+        }
       });
 
       it('putFinal stores records without queueing them', async () => {
@@ -335,12 +357,12 @@ export function describeStoreContract(
         expect(await store.queue.claim('c1', 'w2', 10, 0, 60_000)).toEqual([]);
         await h.advance(30_000);
         const second = await store.queue.claim('c1', 'w2', 10, 0, 60_000);
-        expect(second).toEqual(first.map((e) => ({ ...e, deliveries: 1 })));
+        expect(second).toEqual(first.map((e) => againAs(e, 1)));
         // Handed out again just now: not idle, so not reclaimed again yet.
         expect(await store.queue.claim('c1', 'w3', 10, 0, 60_000)).toEqual([]);
         await h.advance(60_000);
         const third = await store.queue.claim('c1', 'w3', 1, 0, 60_000);
-        expect(third).toEqual([{ ...first[0]!, deliveries: 2 }]);
+        expect(third).toEqual([againAs(first[0]!, 2)]);
       });
 
       it('reclaimed entries come before new ones, within count', async () => {
@@ -365,7 +387,7 @@ export function describeStoreContract(
         await store.queue.ack('c1', [ea!.entryId]);
         expect(await store.queue.depth('c1')).toBe(1);
         await h.advance(60_000);
-        expect(await store.queue.claim('c1', 'w2', 10, 0, 60_000)).toEqual([{ ...eb!, deliveries: 1 }]);
+        expect(await store.queue.claim('c1', 'w2', 10, 0, 60_000)).toEqual([againAs(eb!, 1)]);
         await store.queue.ack('c1', [eb!.entryId, ea!.entryId]);
         await store.queue.ack('c1', []);
         expect(await store.queue.depth('c1')).toBe(0);

@@ -198,7 +198,9 @@ describe('RedisStore', () => {
       expect(await second.messages.claimIdempotencyKey('acme', 'k', 'm2', 60)).toBeNull();
       expect(await first.messages.claimIdempotencyKey('acme', 'k', 'm1', 60)).toBe('m2');
 
-      const handed = await first.queue.claim('c1', 'instance-1', 10, 0, 60_000);
+      const handed = (await first.queue.claim('c1', 'instance-1', 10, 0, 60_000)).map(
+        ({ record, ...entry }) => entry,
+      );
       expect(handed.map((e) => e.messageId)).toEqual([a.id, b.id]);
       // The first instance dies with both entries pending.
       await first.close();
@@ -211,6 +213,44 @@ describe('RedisStore', () => {
         reclaimed.map((e) => e.entryId),
       );
       expect(await second.queue.depth('c1')).toBe(0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('hands out a record with an entry only to the enqueuing instance, and only the first time', async () => {
+    const clock = new ManualClock();
+    const first = newStore(clock, 'handoff');
+    const second = newStore(clock, 'handoff');
+    try {
+      const [a, b] = [makeRecord(), makeRecord()];
+      await first.messages.enqueue([a, b]);
+      // The second instance claims a; it reads the record (no copy of its own).
+      const [ea] = await second.queue.claim('c1', 'instance-2', 1, 0, 60_000);
+      expect(ea).toMatchObject({ messageId: a.id, deliveries: 0 });
+      expect(ea!.record).toBeUndefined();
+      // It sends a's part, then is throttled and defers the entry; a comes back as a new entry.
+      const sent = { ...a, version: 2, status: 'sent' as const };
+      sent.parts = [{ ...a.parts[0]!, smscId: 'S1', state: 'submitted', submittedAt: clock.now() }];
+      expect(await second.messages.compareAndSet(sent, 1)).toBe(true);
+      await second.queue.defer('c1', [ea!], clock.now() + 1000);
+      clock.advance(1000);
+      // The first instance claims both: b with the copy it enqueued, a without its stale copy.
+      const both = await first.queue.claim('c1', 'instance-1', 10, 0, 60_000);
+      expect(both.map((e) => [e.messageId, e.deliveries])).toEqual([
+        [b.id, 0],
+        [a.id, 0],
+      ]);
+      expect(both[0]!.record).toEqual(b);
+      expect(both[1]!.record).toBeUndefined();
+      // A reclaimed entry never carries one.
+      await agePending('handoff', 60_000);
+      const reclaimed = await first.queue.claim('c1', 'instance-1', 10, 0, 60_000);
+      expect(reclaimed.map((e) => [e.messageId, e.deliveries, e.record])).toEqual([
+        [b.id, 1, undefined],
+        [a.id, 1, undefined],
+      ]);
     } finally {
       await first.close();
       await second.close();

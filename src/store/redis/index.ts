@@ -12,7 +12,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../clock.js';
-import type { MessageRecord, PartRef } from '../../core/types.js';
+import { copyRecord, type MessageRecord, type PartRef } from '../../core/types.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { TickBatcher } from '../../util/batcher.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
@@ -52,6 +52,46 @@ export interface RedisStoreOptions {
 const MAX_DUE_MOVED = 1000;
 
 /**
+ * Records this process enqueued, by stream entry id, until the entry is first handed out here:
+ * the dispatcher then needs no read (QueueEntry.record). Only an entry's first hand-out may use
+ * its copy: nothing changes a record before then, while a reclaimed entry's message may have been
+ * partly sent by another process, and a deferred one comes back under a new entry id. Entries
+ * another process claims are never taken here; the oldest go first beyond the bound.
+ */
+class RecentEnqueues {
+  readonly #byEntry = new Map<string, MessageRecord>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  offer(entryId: string, record: MessageRecord): void {
+    this.#byEntry.set(entryId, record);
+    if (this.#byEntry.size > this.#max) {
+      const oldest = this.#byEntry.keys().next().value;
+      if (oldest !== undefined) this.#byEntry.delete(oldest);
+    }
+  }
+
+  /** Gives each first hand-out its record, when this process enqueued it. */
+  attach(entries: QueueEntry[]): QueueEntry[] {
+    if (this.#byEntry.size === 0) return entries;
+    for (const e of entries) {
+      if (e.deliveries !== 0) continue;
+      const record = this.#byEntry.get(e.entryId);
+      if (record === undefined) continue;
+      this.#byEntry.delete(e.entryId);
+      e.record = record;
+    }
+    return entries;
+  }
+}
+
+/** Enqueued records kept for their first hand-out: a few hundred ms of traffic at full load. */
+const RECENT_ENQUEUES = 4096;
+
+/**
  * The record's JSON with `version` as its first key, so the compare-and-set script reads it with
  * an anchored match instead of decoding the whole record.
  */
@@ -88,6 +128,7 @@ interface Context {
   readonly keys: RedisKeys;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly recent: RecentEnqueues;
 }
 
 export class RedisStore implements Store {
@@ -113,7 +154,13 @@ export class RedisStore implements Store {
     });
     // Without a listener ioredis prints connection errors itself; they belong in the log.
     this.#redis.on('error', (err: unknown) => logger.warn({ err }, 'redis store: connection error'));
-    const ctx: Context = { redis: this.#redis, keys: this.keys, clock: options.clock ?? systemClock, logger };
+    const ctx: Context = {
+      redis: this.#redis,
+      keys: this.keys,
+      clock: options.clock ?? systemClock,
+      logger,
+      recent: new RecentEnqueues(RECENT_ENQUEUES),
+    };
     this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
     this.queue = new RedisQueueStore(ctx);
     this.correlation = new RedisCorrelationStore(ctx);
@@ -142,6 +189,9 @@ interface EnqueueGroup {
   args: string[];
 }
 
+/** A group's answer: the stream entry id of each record, or the id of a record that exists. */
+type EnqueueAnswer = { entryIds: string[] } | { duplicate: string };
+
 /** One caller's compare-and-set, encoded. */
 interface CasItem {
   key: string;
@@ -157,7 +207,7 @@ export class RedisMessageStore implements MessageStore {
    * requests, and every update of a claimed batch or of a burst of receipts, cost Redis one script
    * run and ioredis one command instead of one each.
    */
-  readonly #enqueues: TickBatcher<EnqueueGroup, string>;
+  readonly #enqueues: TickBatcher<EnqueueGroup, EnqueueAnswer>;
   readonly #writes: TickBatcher<CasItem, boolean>;
 
   constructor(ctx: Context, ttl: number) {
@@ -172,19 +222,23 @@ export class RedisMessageStore implements MessageStore {
     const { keys } = this.#ctx;
     const seen = new Set<string>();
     const group: EnqueueGroup = { keys: [], args: [] };
+    // Taken with the encoding, so each copy is what was written.
+    const copies: MessageRecord[] = [];
     for (const r of records) {
       // The script checks the store; a batch that names one id twice is caught here.
       if (seen.has(r.id)) throw new DuplicateMessageError(r.id);
       seen.add(r.id);
       group.keys.push(keys.message(r.id), keys.stream(r.connector));
       group.args.push(r.id, encodeRecord(r));
+      copies.push(copyRecord(r));
     }
-    const duplicate = await this.#enqueues.add(group);
-    if (duplicate !== '') throw new DuplicateMessageError(duplicate);
+    const answer = await this.#enqueues.add(group);
+    if ('duplicate' in answer) throw new DuplicateMessageError(answer.duplicate);
+    for (let i = 0; i < copies.length; i++) this.#ctx.recent.offer(answer.entryIds[i]!, copies[i]!);
   }
 
   /** One script for the turn's enqueues: atomic on one primary (see the note at the top of the file). */
-  async #enqueueGroups(groups: readonly EnqueueGroup[]): Promise<string[]> {
+  async #enqueueGroups(groups: readonly EnqueueGroup[]): Promise<EnqueueAnswer[]> {
     const scriptKeys: string[] = [];
     const args: Array<string | number> = [this.#ttl, groups.length];
     for (const g of groups) args.push(g.args.length / 2);
@@ -193,7 +247,12 @@ export class RedisMessageStore implements MessageStore {
       for (const a of g.args) args.push(a);
     }
     const reply = await runScript(this.#ctx.redis, ENQUEUE, scriptKeys, args);
-    return replyPerItem(reply, groups.length, 'enqueue').map(String);
+    return replyPerItem(reply, groups.length, 'enqueue').map((answer, i) => {
+      if (typeof answer === 'string') return { duplicate: answer };
+      if (Array.isArray(answer) && answer.length === groups[i]!.args.length / 2)
+        return { entryIds: answer.map(String) };
+      throw new Error(`redis store: unexpected enqueue script answer ${JSON.stringify(answer)}`);
+    });
   }
 
   async putFinal(records: readonly MessageRecord[]): Promise<void> {
@@ -321,9 +380,10 @@ export class RedisQueueStore implements QueueStore {
   ): Promise<QueueEntry[]> {
     if (count <= 0) return [];
     const idle = Number.isFinite(reclaimIdleMs) && reclaimIdleMs >= 0 ? Math.floor(reclaimIdleMs) : -1;
+    const { recent } = this.#ctx;
     try {
       const first = await this.#claimOnce(connector, consumer, count, idle);
-      if (first.entries.length > 0 || blockMs <= 0 || this.#closed) return first.entries;
+      if (first.entries.length > 0 || blockMs <= 0 || this.#closed) return recent.attach(first.entries);
       // A deferred entry that falls due during the wait ends it early: the server cannot know.
       let wait = blockMs;
       if (first.nextDue !== null) wait = Math.min(blockMs, first.nextDue - this.#ctx.clock.now());
@@ -333,8 +393,8 @@ export class RedisQueueStore implements QueueStore {
       const read = await this.#withGroup(connector, () =>
         this.#blockingRead(connector, consumer, count, wait),
       );
-      if (read.length > 0 || wait >= blockMs || this.#closed) return read;
-      return (await this.#claimOnce(connector, consumer, count, idle)).entries;
+      if (read.length > 0 || wait >= blockMs || this.#closed) return recent.attach(read);
+      return recent.attach((await this.#claimOnce(connector, consumer, count, idle)).entries);
     } catch (err) {
       // close() came first: a consumer loop ends quietly. Nothing was handed out to this call
       // (or, if the reply was lost, it is reclaimed later), so no entry is lost.

@@ -21,8 +21,8 @@ function script(name: string, source: string): LuaScript {
  * KEYS: record key and stream key of each record, in pairs, group after group. ARGV[1]: TTL in
  * seconds; ARGV[2]: number of groups G; ARGV[3..2+G]: records in each group; then message id and
  * JSON of each record, in pairs. A group with a record that already exists (or that an earlier
- * group of this call wrote) writes nothing and answers that record's id; the others are written
- * and answer ''. Returns one answer per group.
+ * group of this call wrote) writes nothing and answers that record's id (a string); the others
+ * are written and answer the stream entry id of each record (a list). One answer per group.
  */
 export const ENQUEUE = script(
   'enqueue',
@@ -42,12 +42,15 @@ for g = 1, groups do
     end
   end
   if dup == '' then
+    local ids = {}
     for i = k + 1, k + n do
       redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2 * i], 'EX', ttl)
-      redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
+      ids[i - k] = redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
     end
+    out[g] = ids
+  else
+    out[g] = dup
   end
-  out[g] = dup
   k = k + n
 end
 return out
