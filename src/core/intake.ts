@@ -78,7 +78,6 @@ export class Intake {
     const now = this.#now();
     const validity = request.validitySeconds ?? this.#config.messages.defaultValiditySeconds;
     return {
-      // First, so the store's JSON of the record starts with it (see the Redis store's encodeRecord).
       version: 1,
       id: this.newId(now),
       channel: 'sms',

@@ -1,8 +1,11 @@
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
+import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
 import { createStore, RedisStore } from '../../src/store/index.js';
 import { GROUP } from '../../src/store/redis/index.js';
+import { decodeRecord, encodeRecord } from '../../src/store/redis/record.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 import { describeStoreContract, makeRecord } from './contract.js';
 
@@ -131,8 +134,9 @@ describe('RedisStore', () => {
       expect(types).toEqual(['string', 'string', 'stream', 'zset', 'string', 'string', 'string']);
 
       const recordJson = await admin.get(keys.recordA);
-      expect(recordJson!.startsWith('{"version":1,')).toBe(true);
-      expect(JSON.parse(recordJson!)).toEqual(a);
+      // The record's layout (src/store/redis/record.ts): layout 1, then the version.
+      expect(recordJson!.startsWith('[1,1,')).toBe(true);
+      expect(decodeRecord(recordJson!)).toEqual(a);
       const ttl = async (k: string): Promise<number> => admin.pttl(k);
       expect(await ttl(keys.recordA)).toBeGreaterThan((TTL_SECONDS - 5) * 1000);
       expect(await ttl(keys.recordA)).toBeLessThanOrEqual(TTL_SECONDS * 1000);
@@ -160,6 +164,25 @@ describe('RedisStore', () => {
       expect(hashTag(keys.stream)).toBe(hashTag(keys.deferred));
       expect(hashTag(keys.correlation)).toBe(hashTag(keys.stash));
       expect(hashTag(keys.recordA)).not.toBe(hashTag(keys.recordB));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a record written as a JSON object (the layout before) is still read and compare-and-set', async () => {
+    const store = newStore(new ManualClock());
+    try {
+      const a = makeRecord({ reason: 'quiet_hours', heldUntil: 5 });
+      // As that layout wrote it: the version first.
+      const { version, ...rest } = a;
+      await admin.set(store.keys.message(a.id), JSON.stringify({ version, ...rest }));
+      expect(await store.messages.getMany([a.id])).toEqual([a]);
+      // The body holds "version":99: only the leading version counts.
+      expect(await store.messages.compareAndSet({ ...a, version: 100 }, 99)).toBe(false);
+      expect(await store.messages.compareAndSet({ ...a, version: 2, status: 'sending' }, 1)).toBe(true);
+      const [now] = await store.messages.getMany([a.id]);
+      expect(now).toMatchObject({ version: 2, status: 'sending' });
+      expect((await admin.get(store.keys.message(a.id)))!.startsWith('[1,2,')).toBe(true);
     } finally {
       await store.close();
     }
@@ -338,5 +361,110 @@ describe('RedisStore', () => {
     expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}', messageTtlSeconds: 60 })).toThrow(
       /without braces/,
     );
+  });
+});
+
+describe('the Redis record layout', () => {
+  it('round-trips every field, telling null from absent', () => {
+    const bare = makeRecord();
+    expect(decodeRecord(encodeRecord(bare))).toStrictEqual(bare);
+    const full = makeRecord({
+      status: 'undelivered',
+      error: { code: 'UNDELIV', message: 'part 2: UNDELIV err:001' },
+      attempts: 3,
+      parts: [
+        { index: 0, units: 153, smscId: 'a1', state: 'delivered', submittedAt: 1, finalAt: 2, error: null },
+        {
+          index: 1,
+          units: 7,
+          smscId: '0x2',
+          state: 'undelivered',
+          submittedAt: 1,
+          finalAt: 3,
+          error: 'UNDELIV',
+        },
+      ],
+      plan: { encoding: 'gsm7', smartEncoding: true },
+      reason: null,
+      heldUntil: null,
+      quietHours: false,
+      eligibleAt: 0,
+      keywordReply: true,
+      reference: null,
+      campaignId: 'spring',
+      callbackUrl: 'https://example.com/cb',
+    });
+    expect(decodeRecord(encodeRecord(full))).toStrictEqual(full);
+    const held = makeRecord({
+      reason: 'rate_limit',
+      heldUntil: 99,
+      quietHours: { start: '21:00', end: '08:00' },
+    });
+    expect(decodeRecord(encodeRecord(held))).toStrictEqual(held);
+  });
+
+  it('round-trips any record (property)', () => {
+    const text = fc.string({ unit: 'grapheme', maxLength: 40 });
+    // Plain objects, as JSON.parse makes them (fast-check also makes null-prototype ones).
+    const plain = { noNullPrototype: true };
+    const nullable = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+    const part = fc.record(
+      {
+        index: fc.nat(255),
+        units: fc.nat(160),
+        smscId: nullable(text),
+        state: fc.constantFrom('pending', 'submitted', 'delivered', 'undelivered', 'failed', 'expired'),
+        submittedAt: nullable(fc.nat()),
+        finalAt: nullable(fc.nat()),
+        error: nullable(text),
+      },
+      plain,
+    );
+    const record = fc.record(
+      {
+        version: fc.integer({ min: 1, max: 1_000_000 }),
+        body: text,
+        from: text,
+        reference: nullable(text),
+        status: fc.constantFrom(...MESSAGE_STATUSES),
+        error: nullable(fc.record({ code: text, message: text }, plain)),
+        attempts: fc.nat(),
+        parts: fc.array(part, { maxLength: 10 }),
+        events: fc.array(fc.record({ status: fc.constantFrom(...MESSAGE_STATUSES), at: fc.nat() }, plain)),
+        plan: fc.record(
+          { encoding: fc.constantFrom('auto', 'gsm7', 'ucs2'), smartEncoding: fc.boolean() },
+          plain,
+        ),
+        reason: nullable(fc.constantFrom('opted_out', 'quiet_hours', 'rate_limit')),
+        heldUntil: nullable(fc.nat()),
+        quietHours: fc.oneof(fc.constant(false as const), fc.record({ start: text, end: text }, plain)),
+        eligibleAt: fc.nat(),
+        keywordReply: fc.boolean(),
+      },
+      {
+        ...plain,
+        requiredKeys: [
+          'version',
+          'body',
+          'from',
+          'reference',
+          'status',
+          'error',
+          'attempts',
+          'parts',
+          'events',
+        ],
+      },
+    );
+    fc.assert(
+      fc.property(record, (fields) => {
+        const r = makeRecord(fields as Partial<MessageRecord>);
+        expect(decodeRecord(encodeRecord(r))).toStrictEqual(r);
+      }),
+    );
+  });
+
+  it('refuses a layout it does not know, rather than misreading it', () => {
+    expect(() => decodeRecord('[2,1,"x"]')).toThrow(/unknown layout/);
   });
 });

@@ -31,6 +31,7 @@ import {
 } from './lua.js';
 import { RedisOptOutStore } from './optouts.js';
 import { RedisRateLimitStore } from './ratelimit.js';
+import { decodeRecord, encodeRecord } from './record.js';
 
 export { GROUP, RedisKeys } from './keys.js';
 
@@ -90,25 +91,6 @@ class RecentEnqueues {
 
 /** Enqueued records kept for their first hand-out: a few hundred ms of traffic at full load. */
 const RECENT_ENQUEUES = 4096;
-
-/**
- * The record's JSON with `version` as its first key, so the compare-and-set script reads it with
- * an anchored match instead of decoding the whole record.
- */
-export function encodeRecord(record: MessageRecord): string {
-  // Intake builds records with version first, and JSON.parse keeps the order: usually the record
-  // as it is already qualifies, without a copy.
-  const json = JSON.stringify(record);
-  if (json.startsWith(VERSION_FIRST)) return json;
-  const { version, ...rest } = record;
-  return JSON.stringify({ version, ...rest });
-}
-
-const VERSION_FIRST = '{"version":';
-
-function decodeRecord(json: string | null): MessageRecord | null {
-  return json === null ? null : (JSON.parse(json) as MessageRecord);
-}
 
 /** A script's reply that must be an array of one item per input; anything else is a store fault. */
 function replyPerItem(reply: unknown, items: number, script: string): unknown[] {

@@ -59,9 +59,9 @@ return out
 
 /**
  * Compare-and-set of several records. KEYS: record keys. ARGV: expected version and new JSON of
- * each, in pairs. The record JSON always starts with {"version":N (see encodeRecord), so an
- * anchored match reads the version without decoding the record and cannot be fooled by a
- * "version" inside the body or a nested object. KEEPTTL: the record still expires when it was
+ * each, in pairs. A record starts with its layout number and version, `[1,N,` (record.ts), or,
+ * written before that layout, with {"version":N: an anchored match reads the version without
+ * decoding the record and cannot be fooled by a "version" inside the body or a nested object. KEEPTTL: the record still expires when it was
  * first meant to. Returns 1 (written) or 0 (missing, or another version) per key, in order; a key
  * named twice is checked against what the first write left.
  */
@@ -71,7 +71,8 @@ export const COMPARE_AND_SET = script(
 local out = {}
 for i = 1, #KEYS do
   local cur = redis.call('GET', KEYS[i])
-  if cur and string.match(cur, '^{"version":(%-?%d+)') == ARGV[2 * i - 1] then
+  local v = cur and (string.match(cur, '^%[1,(%-?%d+),') or string.match(cur, '^{"version":(%-?%d+)'))
+  if v and v == ARGV[2 * i - 1] then
     redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL')
     out[i] = 1
   else
