@@ -38,44 +38,49 @@ type PartRow = [
   error: string | null,
 ];
 
-export function encodeRecord(record: MessageRecord): string {
-  const {
-    version,
-    id,
-    channel,
-    account,
-    from,
-    to,
-    body,
-    encoding,
-    dataCoding,
-    connector,
-    reference,
-    campaignId,
-    callbackUrl,
-    createdAt,
-    validUntil,
-    status,
-    error,
-    attempts,
-    parts,
-    events,
-    plan,
-    reason,
-    heldUntil,
-    quietHours,
-    eligibleAt,
-    keywordReply,
-    ...unknown
-  } = record;
-  // A field added to MessageRecord and not to this layout fails to compile here.
-  const none: Record<string, never> = unknown;
-  void none;
+/** Every field of MessageRecord, in layout order (the optional ones last). */
+const FIELDS = [
+  'version',
+  'id',
+  'channel',
+  'account',
+  'from',
+  'to',
+  'body',
+  'encoding',
+  'dataCoding',
+  'connector',
+  'reference',
+  'campaignId',
+  'callbackUrl',
+  'createdAt',
+  'validUntil',
+  'status',
+  'error',
+  'attempts',
+  'parts',
+  'events',
+  'plan',
+  'reason',
+  'heldUntil',
+  'quietHours',
+  'eligibleAt',
+  'keywordReply',
+] as const satisfies ReadonlyArray<keyof MessageRecord>;
+
+/** A field added to MessageRecord and not to this layout fails to compile here. */
+type Unplaced = Exclude<keyof MessageRecord, (typeof FIELDS)[number]>;
+const everyFieldPlaced: [Unplaced] extends [never] ? true : Unplaced = true;
+void everyFieldPlaced;
+
+export function encodeRecord(r: MessageRecord): string {
+  const parts = r.parts;
   const partRows = new Array<PartRow>(parts.length);
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i]!;
     partRows[i] = [p.index, p.units, p.smscId, p.state, p.submittedAt, p.finalAt, p.error];
   }
+  const events = r.events;
   const eventPairs = new Array<string | number>(events.length * 2);
   for (let i = 0; i < events.length; i++) {
     eventPairs[2 * i] = events[i]!.status;
@@ -83,42 +88,42 @@ export function encodeRecord(record: MessageRecord): string {
   }
   let optional: Optional | 0 = 0;
   if (
-    plan !== undefined ||
-    reason !== undefined ||
-    heldUntil !== undefined ||
-    quietHours !== undefined ||
-    eligibleAt !== undefined ||
-    keywordReply !== undefined
+    r.plan !== undefined ||
+    r.reason !== undefined ||
+    r.heldUntil !== undefined ||
+    r.quietHours !== undefined ||
+    r.eligibleAt !== undefined ||
+    r.keywordReply !== undefined
   ) {
     const o: Optional = {};
-    if (plan !== undefined) o.plan = plan;
-    if (reason !== undefined) o.reason = reason;
-    if (heldUntil !== undefined) o.heldUntil = heldUntil;
-    if (quietHours !== undefined) o.quietHours = quietHours;
-    if (eligibleAt !== undefined) o.eligibleAt = eligibleAt;
-    if (keywordReply !== undefined) o.keywordReply = keywordReply;
+    if (r.plan !== undefined) o.plan = r.plan;
+    if (r.reason !== undefined) o.reason = r.reason;
+    if (r.heldUntil !== undefined) o.heldUntil = r.heldUntil;
+    if (r.quietHours !== undefined) o.quietHours = r.quietHours;
+    if (r.eligibleAt !== undefined) o.eligibleAt = r.eligibleAt;
+    if (r.keywordReply !== undefined) o.keywordReply = r.keywordReply;
     optional = o;
   }
   return JSON.stringify([
     LAYOUT,
-    version,
-    id,
-    channel,
-    account,
-    from,
-    to,
-    body,
-    encoding,
-    dataCoding,
-    connector,
-    reference,
-    campaignId,
-    callbackUrl,
-    createdAt,
-    validUntil,
-    status,
-    error,
-    attempts,
+    r.version,
+    r.id,
+    r.channel,
+    r.account,
+    r.from,
+    r.to,
+    r.body,
+    r.encoding,
+    r.dataCoding,
+    r.connector,
+    r.reference,
+    r.campaignId,
+    r.callbackUrl,
+    r.createdAt,
+    r.validUntil,
+    r.status,
+    r.error,
+    r.attempts,
     partRows,
     eventPairs,
     optional,
