@@ -286,7 +286,7 @@ export class Dispatcher {
     if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
     if (submitted.length > 0) await this.#correlate(record.id, submitted);
-    recorded.resolve();
+    recorded.resolve(written);
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });
     } else if (written && written.status === 'sent' && submitted.length > 0) {
@@ -576,17 +576,20 @@ export class Dispatcher {
   }
 }
 
-/** A promise settled from outside; a rejection nobody awaits is not an unhandled one. */
+/**
+ * The record as written after the submit (null: it was gone), settled from outside; a rejection
+ * nobody awaits is not an unhandled one.
+ */
 interface Settleable {
-  promise: Promise<void>;
-  resolve: () => void;
+  promise: Promise<MessageRecord | null>;
+  resolve: (written: MessageRecord | null) => void;
   reject: (err: unknown) => void;
 }
 
 function settleable(): Settleable {
-  let resolve!: () => void;
+  let resolve!: (written: MessageRecord | null) => void;
   let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
+  const promise = new Promise<MessageRecord | null>((res, rej) => {
     resolve = res;
     reject = rej;
   });

@@ -8,7 +8,8 @@
  *
  * A receipt can arrive before the submit_sm_resp that carries its id has been recorded. When this
  * process sent the part, the dispatcher has told the handler the id (`expect`): the receipt waits
- * for the dispatcher's write and is then applied, without touching the store's stash. Otherwise
+ * for the dispatcher's write and is then applied to the record as written, without looking the
+ * id up or reading the record, and without touching the store's stash. Otherwise
  * (another instance sent it, or the ids are spelled differently) it is stashed under its id; the
  * dispatcher takes it once it records the id. Both sides take atomically, and the receipt side
  * looks again after stashing, so no interleaving loses one.
@@ -30,7 +31,7 @@ import type { Pdu } from '../smpp/pdu/types.js';
 import type { Store } from '../store/types.js';
 import { TickBatcher } from '../util/batcher.js';
 import { partFinal } from './lattice.js';
-import { isFinal, type MessageRecord, type PartRef, type PartState } from './types.js';
+import { copyRecord, isFinal, type MessageRecord, type PartRef, type PartState } from './types.js';
 import { updateRecord } from './update.js';
 
 export interface Receipt {
@@ -93,9 +94,9 @@ export class ReceiptHandler {
   readonly #reads: TickBatcher<string, MessageRecord | null>;
   /**
    * SMSC ids this process's dispatcher was just answered with and is recording: the part, and a
-   * promise that settles once its record and correlation are written.
+   * promise that settles with the record as written once it and the correlation are written.
    */
-  readonly #expected = new Map<string, { ref: PartRef; recorded: Promise<void> }>();
+  readonly #expected = new Map<string, { ref: PartRef; recorded: Promise<MessageRecord | null> }>();
   readonly #matchedBy: Record<IdSpelling, number> = {
     'as-written': 1,
     'hex-read-as-decimal': 0,
@@ -118,11 +119,12 @@ export class ReceiptHandler {
   }
 
   /**
-   * The dispatcher was answered `smscId` for `ref` and is writing it down; `recorded` settles when
-   * the record and the correlation are written. Until then a receipt for the id waits for that
-   * instead of going through the store's stash.
+   * The dispatcher was answered `smscId` for `ref` and is writing it down; `recorded` settles with
+   * the record as written (the dispatcher's: the handler copies it) once the record and the
+   * correlation are written. Until then a receipt for the id waits for that instead of going
+   * through the store.
    */
-  expect(smscId: string, ref: PartRef, recorded: Promise<void>): void {
+  expect(smscId: string, ref: PartRef, recorded: Promise<MessageRecord | null>): void {
     const id = normalizeSmscId(smscId);
     const entry = { ref, recorded };
     this.#expected.set(id, entry);
@@ -138,12 +140,15 @@ export class ReceiptHandler {
     if (!receipt) return;
     const { store, connector } = this.#o;
     const candidates = receiptIdCandidates(receipt.id);
+    // A part this process is recording right now: no lookup needed.
+    if (await this.#applyExpected(candidates, receipt)) return;
     const ids = candidates.map((c) => c.id);
     const ref = this.#choose(candidates, await this.#lookups.add(ids));
     if (ref) {
       await this.apply(ref, receipt, 'matched');
       return;
     }
+    // The dispatcher may have been answered while the lookup was under way.
     if (await this.#applyExpected(candidates, receipt)) return;
     const serialized = JSON.stringify(receipt);
     await store.correlation.stashReceipts(
@@ -164,14 +169,21 @@ export class ReceiptHandler {
 
   /**
    * Applies a receipt to its part (from handle, or from the dispatcher for a stashed one: 'early',
-   * already counted when it was stashed).
+   * already counted when it was stashed). `known`: a copy of the record the caller holds, else it
+   * is read. An older copy costs only a retry: parts and status only move forward, so the change
+   * that applies to the stored record applies to it too, and the compare-and-set sends it back.
    */
-  async apply(ref: PartRef, receipt: Receipt, result: 'matched' | 'early'): Promise<void> {
+  async apply(
+    ref: PartRef,
+    receipt: Receipt,
+    result: 'matched' | 'early',
+    known?: MessageRecord,
+  ): Promise<void> {
     const { store, connector, metrics } = this.#o;
     let submittedAt: number | null = null;
     let becameFinal = false;
-    const known = await this.#reads.add(ref.messageId);
-    const record = await updateRecord(store.messages, ref.messageId, known, (r) => {
+    known ??= (await this.#reads.add(ref.messageId)) ?? undefined;
+    const record = await updateRecord(store.messages, ref.messageId, known ?? null, (r) => {
       // Runs again on a lost compare-and-set: what the last run saw is what was written.
       submittedAt = r.parts[ref.part]?.submittedAt ?? null;
       const wasFinal = isFinal(r.status);
@@ -196,20 +208,29 @@ export class ReceiptHandler {
    * answer meanwhile).
    */
   async #applyExpected(candidates: readonly IdCandidate[], receipt: Receipt): Promise<boolean> {
-    const expected = candidates.map((c) => this.#expected.get(c.id)).find((e) => e !== undefined);
-    if (!expected || !(await this.#settledWithin(expected.recorded, EXPECTED_WAIT_MS))) return false;
-    await this.apply(expected.ref, receipt, 'matched');
+    let expected: { ref: PartRef; recorded: Promise<MessageRecord | null> } | undefined;
+    for (const c of candidates) {
+      expected = this.#expected.get(c.id);
+      if (expected) {
+        this.#matchedBy[c.via]++;
+        break;
+      }
+    }
+    if (!expected) return false;
+    const written = await this.#settledWithin(expected.recorded, EXPECTED_WAIT_MS);
+    if (written === false) return false;
+    await this.apply(expected.ref, receipt, 'matched', written ? copyRecord(written) : undefined);
     return true;
   }
 
-  /** Whether `p` resolves within `ms`. */
-  #settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
-    return new Promise<boolean>((resolve) => {
+  /** What `p` resolves with, if it does within `ms`; else false. */
+  #settledWithin<T>(p: Promise<T>, ms: number): Promise<T | false> {
+    return new Promise<T | false>((resolve) => {
       const timer = this.#o.clock.setTimeout(() => resolve(false), ms);
       p.then(
-        () => {
+        (value) => {
           timer.cancel();
-          resolve(true);
+          resolve(value);
         },
         () => {
           timer.cancel();
