@@ -23,7 +23,7 @@ export class RedisKeys {
     if (this.prefix.length === 0) throw new StoreArgumentError(`Redis key prefix must not be ':' alone`);
   }
 
-  /** String: the JSON of the MessageRecord, with a TTL. */
+  /** String: the MessageRecord in the layout of record.ts (a JSON array), with a TTL. */
   message(id: string): string {
     return `${this.prefix}:m:{${id}}`;
   }
