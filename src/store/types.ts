@@ -68,7 +68,8 @@ export interface QueueStore {
    * Hands out up to `count` entries of `connector`'s queue to `consumer`: first entries handed
    * out earlier (to any consumer) and not acked nor deferred for `reclaimIdleMs` (a crashed
    * process's), then new ones, waiting up to `blockMs` for some to arrive. An entry handed out
-   * stays pending until ack() or defer().
+   * stays pending until ack() or defer(). A store may look for idle entries only every so often
+   * (Redis: every tenth of `reclaimIdleMs`, at most 5 s), so one can wait that much longer.
    */
   claim(
     connector: string,

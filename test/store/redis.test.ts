@@ -229,6 +229,7 @@ describe('RedisStore', () => {
       await first.close();
       expect(await second.queue.claim('c1', 'instance-2', 10, 0, 60_000)).toEqual([]);
       await agePending('shared', 60_000);
+      clock.advance(60_000);
       const reclaimed = await second.queue.claim('c1', 'instance-2', 10, 0, 60_000);
       expect(reclaimed).toEqual(handed.map((e) => ({ ...e, deliveries: 1 })));
       await second.queue.ack(
@@ -269,6 +270,7 @@ describe('RedisStore', () => {
       expect(both[1]!.record).toBeUndefined();
       // A reclaimed entry never carries one.
       await agePending('handoff', 60_000);
+      clock.advance(60_000);
       const reclaimed = await first.queue.claim('c1', 'instance-1', 10, 0, 60_000);
       expect(reclaimed.map((e) => [e.messageId, e.deliveries, e.record])).toEqual([
         [b.id, 1, undefined],
@@ -277,6 +279,27 @@ describe('RedisStore', () => {
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  it('scans the pending list for idle entries at most every tenth of the reclaim time', async () => {
+    const clock = new ManualClock();
+    const store = newStore(clock);
+    try {
+      const a = makeRecord();
+      await store.messages.enqueue([a]);
+      // Handed out to a process that then dies; the scan of this claim found nothing idle.
+      expect(await store.queue.claim('c1', 'crashed', 10, 0, 30_000)).toHaveLength(1);
+      // On the server the entry is now long idle, but the last scan was a moment ago.
+      await agePending(store.keys.prefix, 60_000);
+      expect(await store.queue.claim('c1', 'w2', 10, 0, 30_000)).toEqual([]);
+      clock.advance(2_999);
+      expect(await store.queue.claim('c1', 'w2', 10, 0, 30_000)).toEqual([]);
+      clock.advance(1);
+      const reclaimed = await store.queue.claim('c1', 'w2', 10, 0, 30_000);
+      expect(reclaimed.map((e) => [e.messageId, e.deliveries])).toEqual([[a.id, 1]]);
+    } finally {
+      await store.close();
     }
   });
 
