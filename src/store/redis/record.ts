@@ -2,8 +2,8 @@
  * How the Redis store writes a message record: a JSON array with the fields in fixed places, not
  * the record's own JSON object. A record is written three times in its life (enqueue, after the
  * submit, after the receipt) and read twice, and the key names were 40 % of its bytes: the array
- * is 467 bytes where the object was 791 (a one-part message with five events), and it encodes in
- * two thirds and decodes in half the time (see the README's benchmark notes).
+ * is 467 bytes where the object was 791 (a one-part message with five events); it encodes a little
+ * faster (2.1 µs against 2.3) and decodes in half the time (1.5 µs against 3.0).
  *
  *   [1, version, id, channel, account, from, to, body, encoding, dataCoding, connector,
  *    reference, campaignId, callbackUrl, createdAt, validUntil, status, error, attempts,
