@@ -11,7 +11,13 @@
  * code's main country, and the length alone answers when it is possible in every country of the
  * code (a 10-digit UK or North American number) or in none. Only a length that some of the
  * countries allow and others do not (a 7-digit +1 number: Canada only) takes the full parse.
- * The property test in test/core/phone.test.ts holds this to the library's own answer.
+ *
+ * Most numbers need no parse at all. With '+', the library takes the calling code as the shortest
+ * prefix it knows, and the national number is the rest unless the code's main plan has a national
+ * prefix that the rest starts with (then its stripping and transform rules apply). So when the rest
+ * does not start with that prefix, the calling code and the rest's length answer alone: 0.3 µs
+ * instead of 3 µs for a UK number. Anything else takes the parse.
+ * The property test in test/core/phone.test.ts holds all of this to the library's own answer.
  */
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import {
@@ -49,11 +55,80 @@ const mainOnly: Record<string, CountryCode[]> = {};
 /** The library's metadata with each calling code naming its main country alone. */
 const MAIN_COUNTRY_ONLY: MetadataJson = { ...metadata, country_calling_codes: mainOnly };
 
+/** What the length check needs of a calling code's main plan. */
+interface CodePlan {
+  /** The national prefix for parsing, anchored; null when the plan has none. */
+  prefix: RegExp | null;
+  /** Possible national number lengths; null when the plan lists none (the parse decides). */
+  lengths: ReadonlySet<number> | null;
+}
+
+/**
+ * The library's metadata as it runs: selecting a plan by calling code and reading its national
+ * prefix for parsing are there but not in its typings. Should a version lack them, every number
+ * takes the parse (the plans stay empty).
+ */
+interface PlanReader {
+  selectNumberingPlan(countryOrCallingCode: string): void;
+  numberingPlan?: {
+    possibleLengths(): number[] | undefined;
+    nationalPrefixForParsing?: () => string | undefined;
+  };
+}
+
+const plans = new Map<string, CodePlan>();
+{
+  const m = new Metadata(metadata) as unknown as PlanReader;
+  for (const code of Object.keys(metadata.country_calling_codes)) {
+    m.selectNumberingPlan(code);
+    const plan = m.numberingPlan;
+    if (typeof plan?.nationalPrefixForParsing !== 'function') {
+      plans.clear();
+      break;
+    }
+    const prefix = plan.nationalPrefixForParsing();
+    const lengths = plan.possibleLengths();
+    plans.set(code, {
+      prefix: prefix ? new RegExp(`^(?:${prefix})`) : null,
+      lengths: lengths && lengths.length > 0 ? new Set(lengths) : null,
+    });
+  }
+}
+
+/** The national number lengths the library accepts at all (MIN_LENGTH_FOR_NSN, MAX_LENGTH_FOR_NSN). */
+const MIN_NATIONAL = 2;
+const MAX_NATIONAL = 17;
+
+/**
+ * The answer from the calling code and the length alone, or undefined where the library's parse
+ * could see more (a national prefix, a length the countries of a shared code disagree on).
+ */
+function byLength(candidate: string): string | null | undefined {
+  for (let end = 2; end <= 4 && end < candidate.length; end++) {
+    const plan = plans.get(candidate.slice(1, end));
+    if (plan === undefined) continue;
+    const national = candidate.slice(end);
+    const n = national.length;
+    if (n < MIN_NATIONAL || n > MAX_NATIONAL || plan.lengths === null) return undefined;
+    if (plan.prefix?.test(national)) return undefined;
+    const lengths = shared.get(candidate.slice(1, end));
+    let possible: boolean;
+    if (lengths === undefined) possible = plan.lengths.has(n);
+    else if (lengths.all.has(n)) possible = true;
+    else if (!lengths.any.has(n)) possible = false;
+    else return undefined;
+    return possible ? candidate.slice(1) : null;
+  }
+  return undefined;
+}
+
 /**
  * `candidate` is '+' and digits. Returns its E.164 form without '+' when libphonenumber would
  * call it possible, else null.
  */
 export function possibleE164(candidate: string): string | null {
+  const quick = byLength(candidate);
+  if (quick !== undefined) return quick;
   const parsed = parseWith(candidate, MAIN_COUNTRY_ONLY);
   if (!parsed) return null;
   const lengths = shared.get(parsed.countryCallingCode);
