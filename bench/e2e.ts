@@ -8,6 +8,8 @@
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS; and per message: the CPU time sluice and redis-server
  * spent, and Redis's commands (those scripts run count too), client writes and bytes received.
+ * Before each run a calibration times a fixed CPU loop in two processes at once: the machine's
+ * speed at that moment, to tell a slower host from slower code.
  *
  * --policies on (the default) gives the sender, the connector and the API key rate limits far above
  * the load (so every message takes its tokens through the leaser and none waits), an open
@@ -15,6 +17,7 @@
  * numbers. off: no limits and no quiet hours. The opt-out check runs either way: it is not
  * optional.
  */
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
@@ -52,6 +55,27 @@ interface RunResult {
   } | null;
   /** CPU time (user + system, all threads) sluice spent per message, from first request to last receipt. */
   sluiceCpuMicrosPerMessage: number;
+  /** ms each of two processes took, at once, for a fixed CPU loop just before the load: the cores' speed then. */
+  calibrationMs: number[];
+}
+
+/**
+ * The machine's speed right now: two processes run the same fixed loop (JSON of a message-sized
+ * object) at once, one per core. On a VM whose host is busy the times grow, or one does; runs are
+ * comparable only when their calibrations are.
+ */
+async function calibrate(): Promise<number[]> {
+  const code = `const r={id:'01KAQ5Z4J8X3M1V2B7N6C5D4E3',to:'447700900123',body:'Your appointment is tomorrow at 10:00.',parts:[{index:0,smscId:null}],events:[{status:'queued',at:1}]};let x=0;const t=process.hrtime.bigint();for(let i=0;i<600000;i++)x+=JSON.stringify(r).length;console.log(Number(process.hrtime.bigint()-t)/1e6,x)`;
+  const runs = [0, 1].map(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        execFile(process.execPath, ['-e', code], (err, stdout) => {
+          if (err) reject(err);
+          else resolve(Math.round(Number(stdout.split(' ')[0])));
+        });
+      }),
+  );
+  return Promise.all(runs);
 }
 
 /** CPU seconds (user + system, every thread) a process has used: /proc/PID/stat, in clock ticks. */
@@ -219,6 +243,7 @@ log: { level: info }
           ? JSON.stringify(message)
           : JSON.stringify({ messages: Array.from({ length: batchSize }, () => message) });
       const redisBefore = redis ? await redisCounters(redis.url) : null;
+      const calibrationMs = await calibrate();
       const cpuBefore = sluices.map((p) => cpuSeconds(p.pid!));
       const started = performance.now();
       const result = await autocannon({
@@ -269,6 +294,7 @@ log: { level: info }
               }
             : null,
         sluiceCpuMicrosPerMessage: Math.round((sluiceCpu / accepted) * 1e6),
+        calibrationMs,
       });
       if (!values.json)
         console.error(
@@ -298,12 +324,12 @@ log: { level: info }
   if (values.json) console.log(JSON.stringify(out));
   else {
     console.log(
-      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg',
+      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg  calibration ms',
     );
     for (const r of runs) {
       const early = processes === 1 ? String(r.receipts.early ?? 0) : '-';
       console.log(
-        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)}`,
+        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)} ${r.calibrationMs.join('/').padStart(14)}`,
       );
     }
   }
