@@ -10,36 +10,16 @@ import { ReceiptHandler } from '../../src/core/receipts.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
+import { formatReceipt } from '../../src/sim/receipt.js';
+import { makePdu } from '../../src/smpp/pdu/codec.js';
 import type { Pdu } from '../../src/smpp/pdu/types.js';
 import { MemoryStore } from '../../src/store/memory/index.js';
 import { makeRecord } from '../store/contract.js';
 
+/** A receipt deliver_sm as the simulator writes one: the Appendix B text, no TLVs. */
 function receiptPdu(smscId: string): Pdu<'deliver_sm'> {
-  return {
-    command: 'deliver_sm',
-    command_status: 0,
-    sequence_number: 1,
-    service_type: '',
-    source_addr_ton: 1,
-    source_addr_npi: 1,
-    source_addr: '447700900123',
-    dest_addr_ton: 0,
-    dest_addr_npi: 0,
-    destination_addr: '12345',
-    esm_class: 0x04,
-    protocol_id: 0,
-    priority_flag: 0,
-    schedule_delivery_time: '',
-    validity_period: '',
-    registered_delivery: 0,
-    replace_if_present_flag: 0,
-    data_coding: 0,
-    sm_default_msg_id: 0,
-    short_message: Buffer.from(
-      `id:${smscId} sub:001 dlvrd:001 submit date:2601010000 done date:2601010000 stat:DELIVRD err:000 text:`,
-    ),
-    tlvs: {},
-  } as Pdu<'deliver_sm'>;
+  const text = formatReceipt({ id: smscId, submitted: 0, done: 0, stat: 'DELIVRD', err: 0, text: '' });
+  return makePdu('deliver_sm', { esm_class: 0x04, short_message: Buffer.from(text, 'latin1') });
 }
 
 function setup() {
