@@ -52,6 +52,16 @@ const mainOnly: Record<string, CountryCode[]> = {};
   }
 }
 
+/**
+ * Whether a national number of length `n` is possible in a shared calling code's countries, when
+ * they all agree; undefined when some allow it and others do not (the full parse decides).
+ */
+function sharedVerdict(lengths: SharedLengths, n: number): boolean | undefined {
+  if (lengths.all.has(n)) return true;
+  if (!lengths.any.has(n)) return false;
+  return undefined;
+}
+
 /** The library's metadata with each calling code naming its main country alone. */
 const MAIN_COUNTRY_ONLY: MetadataJson = { ...metadata, country_calling_codes: mainOnly };
 
@@ -112,11 +122,8 @@ function byLength(candidate: string): string | null | undefined {
     if (n < MIN_NATIONAL || n > MAX_NATIONAL || plan.lengths === null) return undefined;
     if (plan.prefix?.test(national)) return undefined;
     const lengths = shared.get(candidate.slice(1, end));
-    let possible: boolean;
-    if (lengths === undefined) possible = plan.lengths.has(n);
-    else if (lengths.all.has(n)) possible = true;
-    else if (!lengths.any.has(n)) possible = false;
-    else return undefined;
+    const possible = lengths === undefined ? plan.lengths.has(n) : sharedVerdict(lengths, n);
+    if (possible === undefined) return undefined;
     return possible ? candidate.slice(1) : null;
   }
   return undefined;
@@ -132,14 +139,10 @@ export function possibleE164(candidate: string): string | null {
   const parsed = parseWith(candidate, MAIN_COUNTRY_ONLY);
   if (!parsed) return null;
   const lengths = shared.get(parsed.countryCallingCode);
-  let possible: boolean;
-  if (!lengths) {
-    possible = parsed.isPossible();
-  } else {
-    const n = parsed.nationalNumber.length;
-    if (lengths.all.has(n)) possible = true;
-    else if (!lengths.any.has(n)) possible = false;
-    else possible = parsePhoneNumberFromString(candidate)?.isPossible() ?? false;
-  }
+  const possible = lengths
+    ? (sharedVerdict(lengths, parsed.nationalNumber.length) ??
+      parsePhoneNumberFromString(candidate)?.isPossible() ??
+      false)
+    : parsed.isPossible();
   return possible ? parsed.number.slice(1) : null;
 }
