@@ -10,7 +10,7 @@
 
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { TokenLeaser, TokenLeaserClosedError, type TokenLeaserOptions } from '../../src/policy/leaser.js';
 import {
@@ -26,25 +26,14 @@ import {
 import { MemoryRateLimitStore } from '../../src/store/memory/ratelimit.js';
 import { RedisRateLimitStore } from '../../src/store/redis/ratelimit.js';
 import { prng } from '../support/random.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForFile } from '../support/redis-server.js';
 
-let server: RedisServer;
-let admin: Redis;
+const redisServer = redisForFile();
 let prefixes = 0;
-
-beforeAll(async () => {
-  server = await startRedis();
-  admin = new Redis(server.url, { protocol: 2 });
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
 
 /** A connection as the Redis store expects it: RESP2, auto-pipelining on. */
 function connect(): Redis {
-  return new Redis(server.url, { protocol: 2, enableAutoPipelining: true });
+  return new Redis(redisServer.url, { protocol: 2, enableAutoPipelining: true });
 }
 
 interface Grant {
@@ -417,7 +406,7 @@ describeRateLimitStore('redis', () => {
   const store = new RedisRateLimitStore(redis, `rl${++prefixes}`);
   return {
     store,
-    pttl: (key) => admin.pttl(store.key(key)),
+    pttl: (key) => redisServer.admin.pttl(store.key(key)),
     ttlFollowsNow: false,
     close: async () => {
       await redis.quit();
@@ -445,19 +434,19 @@ describe('RedisRateLimitStore', () => {
       const store = new RedisRateLimitStore(redis, 'layout:');
       expect(store.key('sender:+15550100')).toBe('layout:rl:{sender:+15550100}');
       const now = Date.UTC(2026, 0, 1);
-      await admin.script('FLUSH');
+      await redisServer.admin.script('FLUSH');
       await store.take([
         { key: 'sender:+15550100', limit: { perSecond: 3, burst: 1 }, want: 1, now },
         { key: 'connector:a', limit: { perSecond: 50, burst: 5 }, want: 2, now },
       ]);
-      expect((await admin.keys('layout:*')).sort()).toEqual([
+      expect((await redisServer.admin.keys('layout:*')).sort()).toEqual([
         'layout:rl:{connector:a}',
         'layout:rl:{sender:+15550100}',
       ]);
-      expect(await admin.type('layout:rl:{connector:a}')).toBe('string');
-      expect(await admin.get('layout:rl:{sender:+15550100}')).toBe(`${now} 1 3`);
+      expect(await redisServer.admin.type('layout:rl:{connector:a}')).toBe('string');
+      expect(await redisServer.admin.get('layout:rl:{sender:+15550100}')).toBe(`${now} 1 3`);
       // A value that does not parse is no state: the limit starts afresh instead of failing.
-      await admin.set('layout:rl:{connector:a}', 'garbage');
+      await redisServer.admin.set('layout:rl:{connector:a}', 'garbage');
       expect(
         await store.take([{ key: 'connector:a', limit: { perSecond: 50, burst: 5 }, want: 9, now }]),
       ).toEqual([{ granted: 5, waitMs: 20 }]);

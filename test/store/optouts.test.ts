@@ -3,26 +3,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scopeGlobal, scopeProgram, scopeSender } from '../../src/policy/optouts.js';
 import { MemoryOptOutStore } from '../../src/store/memory/optouts.js';
 import { RedisOptOutStore } from '../../src/store/redis/optouts.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForFile } from '../support/redis-server.js';
 import { describeOptOutStoreContract, optOut } from './optouts.contract.js';
 
-let server: RedisServer;
+const redisServer = redisForFile();
 /** The stores' connection, as RedisStore makes it: auto-pipelining on, RESP2. */
 let redis: Redis;
-/** For looking at what the stores wrote. */
-let admin: Redis;
 let prefixes = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { enableAutoPipelining: true, protocol: 2 });
-  admin = new Redis(server.url, { protocol: 2 });
+beforeAll(() => {
+  redis = new Redis(redisServer.url, { enableAutoPipelining: true, protocol: 2 });
 });
 
 afterAll(async () => {
   await redis?.quit();
-  await admin?.quit();
-  await server?.stop();
 });
 
 describeOptOutStoreContract('memory', async () => ({
@@ -68,19 +62,19 @@ describe('RedisOptOutStore', () => {
     const audit = 'layout:oh:{447700900123}';
     expect(store.entriesKey('447700900123')).toBe(entries);
     expect(store.historyKey('447700900123')).toBe(audit);
-    expect((await admin.keys('layout:*')).sort()).toEqual([entries, audit]);
-    expect(await admin.type(entries)).toBe('hash');
-    expect(await admin.type(audit)).toBe('list');
+    expect((await redisServer.admin.keys('layout:*')).sort()).toEqual([entries, audit]);
+    expect(await redisServer.admin.type(entries)).toBe('hash');
+    expect(await redisServer.admin.type(audit)).toBe('list');
     // The entry and its audit list share a slot: one script writes both, also under Cluster.
     expect(hashTag(entries)).toBe(hashTag(audit));
     expect(hashTag(entries)).toBe('447700900123');
 
-    expect(await admin.hgetall(entries)).toEqual({
+    expect(await redisServer.admin.hgetall(entries)).toEqual({
       'sender:12345': '[1767225600000,"keyword","STOP",null,"12345"]',
     });
     // Values under 64 bytes: the hash keeps Redis's compact encoding.
-    expect(await admin.object('ENCODING', entries)).toBe('listpack');
-    expect(await admin.lrange(audit, 0, -1)).toEqual([
+    expect(await redisServer.admin.object('ENCODING', entries)).toBe('listpack');
+    expect(await redisServer.admin.lrange(audit, 0, -1)).toEqual([
       '["opt_out","sender:12345",1767225600000,"keyword","STOP",null,"12345"]',
       '["opt_out","global",1767225600001,"import"]',
       '["opt_in","global",1767225600002,"api",null,"consent"]',
@@ -95,8 +89,8 @@ describe('RedisOptOutStore', () => {
     await star.add([optOut('447700900001', scopeGlobal()), optOut('447700900002', scopeProgram('p'))]);
     await plain.add([optOut('447700900003', scopeGlobal())]);
     await nested.add([optOut('447700900004', scopeGlobal())]);
-    await admin.hset('g*[x]?:o:{notanumber}', 'global', '[1,"api"]');
-    await admin.hset('g*[x]?:o:{447700900005}:extra', 'global', '[1,"api"]');
+    await redisServer.admin.hset('g*[x]?:o:{notanumber}', 'global', '[1,"api"]');
+    await redisServer.admin.hset('g*[x]?:o:{447700900005}:extra', 'global', '[1,"api"]');
 
     expect(await scanAll(star)).toEqual(['447700900001 global', '447700900002 program:p']);
     expect(await scanAll(plain)).toEqual(['447700900003 global']);
@@ -105,7 +99,7 @@ describe('RedisOptOutStore', () => {
 
   it('sees what another instance wrote', async () => {
     const first = new RedisOptOutStore(redis, 'shared');
-    const other = new Redis(server.url, { enableAutoPipelining: true, protocol: 2 });
+    const other = new Redis(redisServer.url, { enableAutoPipelining: true, protocol: 2 });
     try {
       const second = new RedisOptOutStore(other, 'shared');
       await first.add([optOut('447700900001', scopeGlobal())]);
@@ -122,16 +116,16 @@ describe('RedisOptOutStore', () => {
   it('recovers when the server lost its script cache', async () => {
     const store = new RedisOptOutStore(redis, 'flushed');
     await store.add([optOut('447700900001', scopeGlobal())]);
-    await admin.script('FLUSH');
+    await redisServer.admin.script('FLUSH');
     expect(
       await store.add([optOut('447700900002', scopeGlobal()), optOut('447700900001', scopeGlobal())]),
     ).toEqual([true, false]);
-    await admin.script('FLUSH');
+    await redisServer.admin.script('FLUSH');
     expect(await store.remove([optOut('447700900001', scopeGlobal())])).toEqual([true]);
   });
 
   it('sends a batch as one write: a thousand entries cost one round trip and two script calls', async () => {
-    const conn = new Redis(server.url, { enableAutoPipelining: true, protocol: 2 });
+    const conn = new Redis(redisServer.url, { enableAutoPipelining: true, protocol: 2 });
     try {
       const store = new RedisOptOutStore(conn, 'trips');
       // The scripts are cached and the connection is up before counting.

@@ -1,33 +1,21 @@
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
 import { createStore, RedisStore } from '../../src/store/index.js';
 import { GROUP } from '../../src/store/redis/index.js';
 import { decodeRecord, encodeRecord } from '../../src/store/redis/record.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { redisForFile } from '../support/redis-server.js';
 import { describeStoreContract, makeRecord } from './contract.js';
 
 const TTL_SECONDS = 3600;
 
-let server: RedisServer;
-let admin: Redis;
+// Its redisServer.admin connection speaks RESP2, like the store: the reply shapes below are RESP2's.
+const redisServer = redisForFile();
 let prefixes = 0;
 
-beforeAll(async () => {
-  server = await startRedis();
-  // RESP2, like the store: the reply shapes below are RESP2's.
-  admin = new Redis(server.url, { protocol: 2 });
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
-
 function newStore(clock: ManualClock, keyPrefix = `t${++prefixes}`): RedisStore {
-  return new RedisStore({ url: server.url, keyPrefix, clock, messageTtlSeconds: TTL_SECONDS });
+  return new RedisStore({ url: redisServer.url, keyPrefix, clock, messageTtlSeconds: TTL_SECONDS });
 }
 
 function asArray(value: unknown): unknown[] {
@@ -41,12 +29,12 @@ function asArray(value: unknown): unknown[] {
  * JUSTID so nothing else changes) rather than waiting it out.
  */
 async function agePending(prefix: string, ms: number): Promise<void> {
-  for (const key of await admin.keys(`${prefix}:{q:*}:s`)) {
-    const groups = asArray(await admin.call('XINFO', 'GROUPS', key));
+  for (const key of await redisServer.admin.keys(`${prefix}:{q:*}:s`)) {
+    const groups = asArray(await redisServer.admin.call('XINFO', 'GROUPS', key));
     if (groups.length === 0) continue;
-    for (const row of asArray(await admin.call('XPENDING', key, GROUP, '-', '+', 10_000))) {
+    for (const row of asArray(await redisServer.admin.call('XPENDING', key, GROUP, '-', '+', 10_000))) {
       const [id, consumer, idle, count] = asArray(row);
-      await admin.call(
+      await redisServer.admin.call(
         'XCLAIM',
         key,
         GROUP,
@@ -96,7 +84,7 @@ function hashTag(key: string): string {
  */
 async function blockedClients(n: number): Promise<void> {
   for (let i = 0; i < 5_000; i++) {
-    const info = await admin.info('clients');
+    const info = await redisServer.admin.info('clients');
     if (Number(/blocked_clients:(\d+)/.exec(info)?.[1]) >= n) return;
   }
   throw new Error(`never saw ${n} blocked clients`);
@@ -129,15 +117,15 @@ describe('RedisStore', () => {
         correlation: 'layout:{c:smsc-a}:0A1B',
         stash: 'layout:{c:smsc-a}:e:0A1C',
       };
-      expect((await admin.keys('layout:*')).sort()).toEqual(Object.values(keys).sort());
-      const types = await Promise.all(Object.values(keys).map((k) => admin.type(k)));
+      expect((await redisServer.admin.keys('layout:*')).sort()).toEqual(Object.values(keys).sort());
+      const types = await Promise.all(Object.values(keys).map((k) => redisServer.admin.type(k)));
       expect(types).toEqual(['string', 'string', 'stream', 'zset', 'string', 'string', 'string']);
 
-      const recordJson = await admin.get(keys.recordA);
+      const recordJson = await redisServer.admin.get(keys.recordA);
       // The record's layout (src/store/redis/record.ts): layout 1, then the version.
       expect(recordJson!.startsWith('[1,1,')).toBe(true);
       expect(decodeRecord(recordJson!)).toEqual(a);
-      const ttl = async (k: string): Promise<number> => admin.pttl(k);
+      const ttl = async (k: string): Promise<number> => redisServer.admin.pttl(k);
       expect(await ttl(keys.recordA)).toBeGreaterThan((TTL_SECONDS - 5) * 1000);
       expect(await ttl(keys.recordA)).toBeLessThanOrEqual(TTL_SECONDS * 1000);
       expect(await ttl(keys.idempotency)).toBeGreaterThan(595_000);
@@ -150,14 +138,16 @@ describe('RedisStore', () => {
       expect(await ttl(keys.stream)).toBe(-1);
       expect(await ttl(keys.deferred)).toBe(-1);
 
-      expect(await admin.get(keys.idempotency)).toBe(a.id);
-      expect(await admin.call('ZRANGE', keys.deferred, 0, -1, 'WITHSCORES')).toEqual([
+      expect(await redisServer.admin.get(keys.idempotency)).toBe(a.id);
+      expect(await redisServer.admin.call('ZRANGE', keys.deferred, 0, -1, 'WITHSCORES')).toEqual([
         b.id,
         String(clock.now() + 5_000),
       ]);
-      const entries = asArray(await admin.call('XRANGE', keys.stream, '-', '+'));
+      const entries = asArray(await redisServer.admin.call('XRANGE', keys.stream, '-', '+'));
       expect(entries.map((e) => asArray(e)[1])).toEqual([['m', a.id]]);
-      const groups = asArray(await admin.call('XINFO', 'GROUPS', keys.stream)).map((g) => asArray(g)[1]);
+      const groups = asArray(await redisServer.admin.call('XINFO', 'GROUPS', keys.stream)).map(
+        (g) => asArray(g)[1],
+      );
       expect(groups).toEqual([GROUP]);
 
       // One connector's queue keys share a slot, as do its correlation keys; records spread out.
@@ -175,14 +165,14 @@ describe('RedisStore', () => {
       const a = makeRecord({ reason: 'quiet_hours', heldUntil: 5 });
       // As that layout wrote it: the version first.
       const { version, ...rest } = a;
-      await admin.set(store.keys.message(a.id), JSON.stringify({ version, ...rest }));
+      await redisServer.admin.set(store.keys.message(a.id), JSON.stringify({ version, ...rest }));
       expect(await store.messages.getMany([a.id])).toEqual([a]);
       // The body holds "version":99: only the leading version counts.
       expect(await store.messages.compareAndSet({ ...a, version: 100 }, 99)).toBe(false);
       expect(await store.messages.compareAndSet({ ...a, version: 2, status: 'sending' }, 1)).toBe(true);
       const [now] = await store.messages.getMany([a.id]);
       expect(now).toMatchObject({ version: 2, status: 'sending' });
-      expect((await admin.get(store.keys.message(a.id)))!.startsWith('[1,2,')).toBe(true);
+      expect((await redisServer.admin.get(store.keys.message(a.id)))!.startsWith('[1,2,')).toBe(true);
     } finally {
       await store.close();
     }
@@ -194,9 +184,9 @@ describe('RedisStore', () => {
       const a = makeRecord();
       await store.messages.enqueue([a]);
       const key = store.keys.message(a.id);
-      await admin.pexpire(key, 500_000);
+      await redisServer.admin.pexpire(key, 500_000);
       expect(await store.messages.compareAndSet({ ...a, version: 2 }, 1)).toBe(true);
-      const ttl = await admin.pttl(key);
+      const ttl = await redisServer.admin.pttl(key);
       expect(ttl).toBeGreaterThan(490_000);
       expect(ttl).toBeLessThanOrEqual(500_000);
     } finally {
@@ -308,7 +298,7 @@ describe('RedisStore', () => {
     const consumerSide = newStore(clock, 'blocking');
     const producerSide = newStore(clock, 'blocking');
     try {
-      const baseline = Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+      const baseline = Number(/blocked_clients:(\d+)/.exec(await redisServer.admin.info('clients'))?.[1]);
       const waiting = consumerSide.queue.claim('c1', 'w1', 10, 20_000, 60_000);
       await blockedClients(baseline + 1);
       // The shared connection still answers while the claim blocks.
@@ -326,7 +316,7 @@ describe('RedisStore', () => {
 
   it('close ends a claim blocked on the server with no entries', async () => {
     const store = newStore(new ManualClock());
-    const baseline = Number(/blocked_clients:(\d+)/.exec(await admin.info('clients'))?.[1]);
+    const baseline = Number(/blocked_clients:(\d+)/.exec(await redisServer.admin.info('clients'))?.[1]);
     const waiting = store.queue.claim('c1', 'w1', 10, 60_000, 60_000);
     await blockedClients(baseline + 1);
     await store.close();
@@ -334,7 +324,11 @@ describe('RedisStore', () => {
   });
 
   it('a blocked claim ends early when a deferred entry falls due by the real clock', async () => {
-    const store = new RedisStore({ url: server.url, keyPrefix: 'realtime', messageTtlSeconds: TTL_SECONDS });
+    const store = new RedisStore({
+      url: redisServer.url,
+      keyPrefix: 'realtime',
+      messageTtlSeconds: TTL_SECONDS,
+    });
     try {
       const a = makeRecord();
       await store.messages.enqueue([a]);
@@ -353,8 +347,8 @@ describe('RedisStore', () => {
     const store = newStore(new ManualClock(), 'lost');
     try {
       await store.queue.claim('c1', 'w1', 1, 0, 60_000);
-      await admin.flushdb();
-      await admin.script('FLUSH');
+      await redisServer.admin.flushdb();
+      await redisServer.admin.script('FLUSH');
       const a = makeRecord();
       await store.messages.enqueue([a]);
       expect((await store.queue.claim('c1', 'w1', 1, 0, 60_000)).map((e) => e.messageId)).toEqual([a.id]);
@@ -366,7 +360,7 @@ describe('RedisStore', () => {
 
   it('createStore builds it for { kind: redis } with the configured prefix', async () => {
     const store = createStore(
-      { kind: 'redis', url: server.url, keyPrefix: 'configured' },
+      { kind: 'redis', url: redisServer.url, keyPrefix: 'configured' },
       { ttl: { messageSeconds: 60 } },
     );
     try {
@@ -374,14 +368,14 @@ describe('RedisStore', () => {
       expect(store.kind).toBe('redis');
       const a = makeRecord();
       await store.messages.putFinal([a]);
-      expect(await admin.exists(`configured:m:{${a.id}}`)).toBe(1);
+      expect(await redisServer.admin.exists(`configured:m:{${a.id}}`)).toBe(1);
     } finally {
       await store.close();
     }
   });
 
   it('refuses a key prefix with braces, which would put every key in one slot', () => {
-    expect(() => new RedisStore({ url: server.url, keyPrefix: 'a{b}', messageTtlSeconds: 60 })).toThrow(
+    expect(() => new RedisStore({ url: redisServer.url, keyPrefix: 'a{b}', messageTtlSeconds: 60 })).toThrow(
       /without braces/,
     );
   });

@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from './processes.js';
 
 export interface RedisServer {
@@ -73,4 +75,40 @@ export async function startRedis(): Promise<RedisServer> {
     }
   }
   throw lastError;
+}
+
+/** The redis-server of one test file (redisForFile): read its fields in tests and hooks. */
+export interface RedisFixture {
+  readonly url: string;
+  /** A plain connection (RESP2, as the store speaks) for looking at what was written. */
+  readonly admin: Redis;
+}
+
+/**
+ * Starts a redis-server for the calling test file in beforeAll, with an admin connection, and
+ * stops both in afterAll. Hooks the file registers after this call run after the server is up.
+ */
+export function redisForFile(): RedisFixture {
+  let server: RedisServer | undefined;
+  let admin: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    admin = new Redis(server.url, { protocol: 2 });
+  });
+  afterAll(async () => {
+    await admin?.quit();
+    await server?.stop();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('redisForFile: read before its beforeAll ran');
+    return value;
+  };
+  return {
+    get url() {
+      return started(server).url;
+    },
+    get admin() {
+      return started(admin);
+    },
+  };
 }
