@@ -10,7 +10,7 @@ import { describeStoreContract, makeRecord } from './contract.js';
 
 const TTL_SECONDS = 3600;
 
-// Its redisServer.admin connection speaks RESP2, like the store: the reply shapes below are RESP2's.
+// Its admin connection speaks RESP2, like the store: the reply shapes below are RESP2's.
 const redisServer = redisForFile();
 let prefixes = 0;
 
