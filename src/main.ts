@@ -109,7 +109,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     clock,
     onError: (err, keys) => logger.warn({ err, keys }, 'rate limits unreachable; waiting'),
   });
-  const policy = new FlowPolicy({ config, senders: senderPolicy, optouts: store.optouts, leaser, clock });
+  const policy = new FlowPolicy({ config, senders: senderPolicy, optouts: store.optouts, leaser });
   const intake = new Intake({ config, router: new Router(config.routes), now: () => clock.now() });
   // Declared before the connectors, which hand it their MO; built after them (it needs the gateway).
   let inbound: InboundHandler | null = null;

@@ -4,10 +4,9 @@
  * the quiet hours of a message. Intake (IntakePolicy) and the dispatcher ask it; the opt-out list
  * and the rate-limit state live in the store, shared by every instance.
  */
-import type { Clock } from '../clock.js';
 import type { SenderConfig, SluiceConfig } from '../config/types.js';
 import { ApiError } from '../errors.js';
-import type { TokenLeaser } from '../policy/leaser.js';
+import { type TokenLeaser, TokenLeaserClosedError, type TryTakeResult } from '../policy/leaser.js';
 import {
   type OptOutEntry,
   type OptOutQuery,
@@ -92,13 +91,11 @@ export interface FlowPolicyOptions {
   senders: SenderPolicy;
   optouts: OptOutStore;
   leaser: TokenLeaser;
-  clock: Clock;
 }
 
 /**
- * Longest an HTTP request waits for its API key's tokens before it is answered 429: long enough
- * for this process's first lease of the key to come back from the store, far shorter than a client
- * notices.
+ * Longest an HTTP request waits for its API key's rate before it is answered 429, far shorter than
+ * a client notices. The store's answers to this process's refills are waited for besides.
  */
 const INTAKE_WAIT_MS = 50;
 
@@ -141,23 +138,22 @@ export class FlowPolicy implements IntakePolicy {
     const limit = this.#keyLimits.get(account.name);
     if (!limit) return;
     const key = `key:${account.name}`;
-    const first = this.#o.leaser.tryTake(key, limit, count);
-    if (first.ok) return;
-    if (first.waitMs <= INTAKE_WAIT_MS) {
-      // Most often this process has no lease of the key yet: wait for the one being fetched.
-      const abort = new AbortController();
-      const timer = this.#o.clock.setTimeout(() => abort.abort(), INTAKE_WAIT_MS);
-      try {
-        await this.#o.leaser.take(key, limit, count, abort.signal);
-        return;
-      } catch {
-        // Still short once the wait is over: over the limit.
-      } finally {
-        timer.cancel();
-      }
+    const leaser = this.#o.leaser;
+    if (leaser.tryTake(key, limit, count).ok) return;
+    // Most often this process's lease of the key ran out and the next is being fetched: wait for
+    // it, and for the limit itself up to INTAKE_WAIT_MS. The fetch's round trip is not counted
+    // (see takeWithin): a slow answer under load must not turn into 429s far below the rate.
+    let result: TryTakeResult;
+    try {
+      result = await leaser.takeWithin(key, limit, count, INTAKE_WAIT_MS);
+    } catch (err) {
+      if (err instanceof TokenLeaserClosedError)
+        throw new ApiError(503, 'unavailable', 'the server is shutting down', [], { retryAfterSeconds: 1 });
+      throw err;
     }
+    if (result.ok) return;
     // The store's hint, or at least the time the rate takes to earn this many tokens.
-    const retry = Math.max(first.waitMs, (count / limit.perSecond) * 1000);
+    const retry = Math.max(result.waitMs, (count / limit.perSecond) * 1000);
     throw new ApiError(
       429,
       'too-many-requests',

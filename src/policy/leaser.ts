@@ -120,6 +120,8 @@ interface Lease {
   readonly waiters: Waiter[];
   /** Wakes the head waiter when notBefore passes (no refill in flight to do it). */
   timer: TimerHandle | null;
+  /** takeWithin callers waiting for the refill in flight to be answered. */
+  readonly answered: Array<() => void>;
 }
 
 interface Refill {
@@ -273,6 +275,35 @@ export class TokenLeaser {
   }
 
   /**
+   * Takes n tokens of `key` unless the store says they are more than maxWaitMs away: resolves
+   * { ok: true } once taken, or { ok: false, waitMs } as soon as the wait is known to be longer
+   * (the store's next-token time, or its error backoff). For intake limits, where a caller over
+   * its rate is answered 429 rather than kept waiting.
+   *
+   * Only time the limit makes the caller wait counts toward maxWaitMs, not the store's round
+   * trips: a refill in flight is waited for however long it takes. Under load an answer sits
+   * behind a long event-loop turn, and a timer counting the round trip would fire first (timers
+   * run before the poll phase that reads the answer) and refuse a caller far below its rate.
+   * Like tryTake, it does not queue behind take() callers of the key. Rejects with
+   * TokenLeaserClosedError if the leaser closes meanwhile.
+   */
+  async takeWithin(key: string, limit: RateLimit, n: number, maxWaitMs: number): Promise<TryTakeResult> {
+    let waited = 0;
+    for (;;) {
+      const result = this.tryTake(key, limit, n);
+      if (result.ok) return result;
+      const lease = this.#leases.get(key)!;
+      if (lease.refilling) {
+        await new Promise<void>((resolve) => lease.answered.push(resolve));
+        continue;
+      }
+      if (waited + result.waitMs > maxWaitMs) return result;
+      await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, result.waitMs));
+      waited += result.waitMs;
+    }
+  }
+
+  /**
    * Gives back n tokens taken and then not used (a message that took its sender's tokens and
    * then could not get its connector's): they go to the next taker of the key here, instead of
    * being spent for nothing. After close(), or once the key's lease is gone, they are dropped.
@@ -297,6 +328,8 @@ export class TokenLeaser {
     for (const lease of this.#leases.values()) {
       lease.timer?.cancel();
       lease.timer = null;
+      // Their next tryTake throws the closed error.
+      for (const wake of lease.answered.splice(0)) wake();
       for (const w of lease.waiters.splice(0)) {
         w.detach();
         w.reject(err);
@@ -323,6 +356,7 @@ export class TokenLeaser {
         keepUntil: now + this.#idleMs,
         waiters: [],
         timer: null,
+        answered: [],
       };
       this.#leases.set(key, lease);
       return lease;
@@ -403,6 +437,7 @@ export class TokenLeaser {
     lease.refilling = false;
     this.#refilling--;
     if (this.#closed) return;
+    this.#answered(lease);
     lease.held += result.granted;
     // Short: the limit is spent for now. Ask again once a whole lease has accrued, not at the
     // next single token, or a saturated key would cost a round trip per token, the very thing
@@ -432,6 +467,7 @@ export class TokenLeaser {
       lease.notBefore = now + this.#errorBackoffMs;
     }
     if (this.#closed) return;
+    for (const { lease } of batch) this.#answered(lease);
     try {
       this.#onError(
         err,
@@ -441,6 +477,12 @@ export class TokenLeaser {
       // Ignored: see TokenLeaserOptions.onError.
     }
     for (const { lease } of batch) this.#serve(lease);
+  }
+
+  /** Wakes the takeWithin callers that waited for the refill just answered (they resume later, in microtasks). */
+  #answered(lease: Lease): void {
+    if (lease.answered.length === 0) return;
+    for (const wake of lease.answered.splice(0)) wake();
   }
 
   /** Hands held tokens to waiters in order; then refills or arms the timer for the head. */

@@ -48,6 +48,8 @@ class RecordingStore implements RateLimitStore {
   requests = 0;
   readonly grants: Grant[] = [];
   failWith: Error | null = null;
+  /** While set, answers wait for it: a store answering slowly (an event loop busy elsewhere). */
+  held: Promise<void> | null = null;
   readonly #inner: RateLimitStore;
 
   constructor(inner: RateLimitStore) {
@@ -61,6 +63,7 @@ class RecordingStore implements RateLimitStore {
   async take(requests: readonly TakeRequest[]): Promise<TakeResult[]> {
     this.calls++;
     this.requests += requests.length;
+    if (this.held) await this.held;
     if (this.failWith) throw this.failWith;
     const results = await this.#inner.take(requests);
     results.forEach((r, i) => {
@@ -599,6 +602,60 @@ describe('TokenLeaser', () => {
     await settle(leaser);
     await waiting;
     leaser.close();
+  });
+
+  it('takeWithin waits out a slow store answer: only the wait the limit imposes counts', async () => {
+    const { clock, recording, leaser } = setup();
+    let answer!: () => void;
+    recording.held = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    let outcome: unknown = null;
+    const taking = leaser.takeWithin('k', shortCode, 1, 50).then((r) => {
+      outcome = r;
+    });
+    // Four times the wait allowed passes before the store answers: no refusal meanwhile.
+    for (let i = 0; i < 20; i++) {
+      clock.advance(10);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(outcome).toBeNull();
+    answer();
+    await taking;
+    expect(outcome).toEqual({ ok: true });
+    expect(recording.calls).toBe(1);
+    leaser.close();
+  });
+
+  it('takeWithin waits for the limit up to maxWaitMs and refuses beyond it, with the wait', async () => {
+    const { clock, leaser } = setup();
+    // 20/s, burst 1: a token every 50 ms.
+    const limit = { perSecond: 20, burst: 1 };
+    expect(await leaser.takeWithin('k', limit, 1, 0)).toEqual({ ok: true });
+    // The next token is 50 ms away: within 60 it is waited for (the clock is moved along).
+    const start = clock.now();
+    const within = leaser.takeWithin('k', limit, 1, 60);
+    await drive(clock, 60, 5, leaser);
+    expect(await within).toEqual({ ok: true });
+    expect(clock.now() - start).toBeGreaterThanOrEqual(50);
+    // At 1/s the next token is a second away: refused at once, with that wait.
+    const slow = { perSecond: 1, burst: 1 };
+    expect(await leaser.takeWithin('s', slow, 1, 60)).toEqual({ ok: true });
+    const at = clock.now();
+    const refused = await leaser.takeWithin('s', slow, 1, 60);
+    expect(clock.now()).toBe(at);
+    expect(refused.ok).toBe(false);
+    expect(refused.ok === false && refused.waitMs).toBeGreaterThan(900);
+    leaser.close();
+  });
+
+  it('takeWithin rejects with TokenLeaserClosedError when the leaser closes while it waits', async () => {
+    const { recording, leaser } = setup();
+    recording.held = new Promise<void>(() => {});
+    const taking = leaser.takeWithin('k', shortCode, 1, 50);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    leaser.close();
+    await expect(taking).rejects.toBeInstanceOf(TokenLeaserClosedError);
   });
 
   it('close() rejects waiting callers; later calls throw', async () => {
