@@ -1,13 +1,15 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
- *   [--processes N] [--policies on|off] [--cpu-prof DIR]`
+ *   [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
  * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
  * Two runs: single-message requests to POST /v1/messages, and POST /v1/messages/batch.
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
- * accept latency and sluice's peak RSS; and per message: the CPU time sluice and redis-server
- * spent, and Redis's commands (those scripts run count too), client writes and bytes received.
+ * accept latency and sluice's peak RSS; and per message: the CPU time sluice, the load (this
+ * process: autocannon and the simulator) and redis-server spent, and Redis's commands (those
+ * scripts run count too), client writes and bytes received. Any non-2xx responses are listed by
+ * status.
  * Before each run a calibration times a fixed CPU loop in two processes at once: the machine's
  * speed at that moment, to tell a slower host from slower code.
  *
@@ -55,6 +57,10 @@ interface RunResult {
   } | null;
   /** CPU time (user + system, all threads) sluice spent per message, from first request to last receipt. */
   sluiceCpuMicrosPerMessage: number;
+  /** Responses by status, when any was not 2xx (which ones, to tell a 429 from a 503). */
+  statuses: Record<string, number>;
+  /** CPU time this process (autocannon and the simulator) spent per message: the load's own cost. */
+  loadCpuMicrosPerMessage: number;
   /** ms each of two processes took, at once, for a fixed CPU loop just before the load: the cores' speed then. */
   calibrationMs: number[];
 }
@@ -158,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       processes: { type: 'string' },
       policies: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      only: { type: 'string' },
     },
   });
   const policies = values.policies ?? 'on';
@@ -167,6 +174,11 @@ export async function main(argv: string[]): Promise<number> {
   const storeKind = values.store ?? 'redis';
   // Several sluice processes share the HTTP port (uWS listens with SO_REUSEPORT) and one Redis.
   const processes = Number(values.processes ?? 1);
+  const only = values.only ?? 'both';
+  const endpoints = [
+    ...(only !== 'batch' ? ['/v1/messages'] : []),
+    ...(only !== 'single' ? ['/v1/messages/batch'] : []),
+  ];
   if (
     !(seconds > 0) ||
     !(connections > 0) ||
@@ -174,10 +186,11 @@ export async function main(argv: string[]): Promise<number> {
     !['redis', 'memory'].includes(storeKind) ||
     !(Number.isInteger(processes) && processes >= 1 && processes <= 8) ||
     (processes > 1 && storeKind !== 'redis') ||
-    !['on', 'off'].includes(policies)
+    !['on', 'off'].includes(policies) ||
+    !['single', 'batch', 'both'].includes(only)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch]',
     );
     return 2;
   }
@@ -188,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const runs: RunResult[] = [];
   try {
-    for (const endpoint of ['/v1/messages', '/v1/messages/batch']) {
+    for (const endpoint of endpoints) {
       const sim = new Simulator({
         port: 0,
         accounts: [{ systemId: 'sluice', password: 'sluice' }],
@@ -245,6 +258,7 @@ log: { level: info }
       const redisBefore = redis ? await redisCounters(redis.url) : null;
       const calibrationMs = await calibrate();
       const cpuBefore = sluices.map((p) => cpuSeconds(p.pid!));
+      const loadCpuBefore = cpuSeconds(process.pid);
       const started = performance.now();
       const result = await autocannon({
         url: `http://127.0.0.1:${httpPort}${endpoint}`,
@@ -264,6 +278,7 @@ log: { level: info }
       });
       const endToEnd = (lastReceiptAt - started) / 1000;
       const sluiceCpu = sluices.reduce((sum, p, i) => sum + cpuSeconds(p.pid!) - cpuBefore[i]!, 0);
+      const loadCpu = cpuSeconds(process.pid) - loadCpuBefore;
       const redisAfter = redis ? await redisCounters(redis.url) : null;
       const perMessage = (n: number) => Math.round((n / accepted) * 100) / 100;
       // With several processes on one port a scrape reaches any one of them: counted for one only.
@@ -294,6 +309,13 @@ log: { level: info }
               }
             : null,
         sluiceCpuMicrosPerMessage: Math.round((sluiceCpu / accepted) * 1e6),
+        loadCpuMicrosPerMessage: Math.round((loadCpu / accepted) * 1e6),
+        statuses:
+          result.non2xx > 0
+            ? Object.fromEntries(
+                Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count ?? 0]),
+              )
+            : {},
         calibrationMs,
       });
       if (!values.json)
@@ -324,13 +346,16 @@ log: { level: info }
   if (values.json) console.log(JSON.stringify(out));
   else {
     console.log(
-      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg  calibration ms',
+      '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  load CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg  calibration ms',
     );
     for (const r of runs) {
       const early = processes === 1 ? String(r.receipts.early ?? 0) : '-';
       console.log(
-        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)} ${r.calibrationMs.join('/').padStart(14)}`,
+        `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.loadCpuMicrosPerMessage).padStart(14)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)} ${r.calibrationMs.join('/').padStart(14)}`,
       );
+    }
+    for (const r of runs) {
+      if (r.non2xx > 0) console.log(`${r.endpoint}: responses by status ${JSON.stringify(r.statuses)}`);
     }
   }
   return 0;
