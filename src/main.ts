@@ -206,9 +206,8 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     config: config.http,
     isShuttingDown: () => stopping,
   });
-  const { port: httpPort } = await http.listen();
-
-  // Gauges read at a steady pace rather than per message.
+  // Gauges read at a steady pace rather than per message; once before the API listens, so that
+  // the first scrape already has every connector's series.
   const sample = async () => {
     for (const [name, client] of clients) {
       metrics.windowInFlight.set(
@@ -219,8 +218,10 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       if (depth !== null) metrics.queueDepth.set({ connector: name }, depth);
     }
   };
+  await sample();
   const sampler = setInterval(() => void sample(), 1_000);
   sampler.unref();
+  const { port: httpPort } = await http.listen();
 
   let stopped: Promise<void> | null = null;
   const stop = (reason = 'stop requested'): Promise<void> => {

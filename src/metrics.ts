@@ -17,8 +17,14 @@ const QUEUE_AGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60,
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true)
+  if (options.defaultMetrics ?? true) {
     collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+    // prom-client names these gauges (the sums of the by-type ones it also exports) with a
+    // counter's _total, which `promtool check metrics` rejects; sum() of the by-type gauge is the
+    // same number.
+    for (const kind of ['handles', 'requests', 'resources'])
+      registry.removeSingleMetric(`sluice_process_nodejs_active_${kind}_total`);
+  }
   const m = {
     registry,
     messages: new Counter({
@@ -115,7 +121,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
     quietHoursHolds: new Counter({
-      name: 'sluice_quiet_hours_holds_total',
+      // Not quiet_hours_…: promtool reads "hours" in a name as a unit that should be seconds.
+      name: 'sluice_sending_window_holds_total',
       help: 'Messages held back to the queue because the recipient was outside the sending window.',
       registers: [registry],
     }),
