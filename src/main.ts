@@ -143,7 +143,9 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     client.on('bound', ({ mode }) => metrics.bindsUp.inc({ connector: c.name, mode }));
     client.on('disconnected', ({ mode, reason }) => {
       metrics.bindsUp.dec({ connector: c.name, mode });
-      logger.warn({ connector: c.name, reason }, 'bind lost; reconnecting');
+      // While stopping, the binds close because sluice unbinds them: no warning, no reconnect.
+      if (stopping) logger.info({ connector: c.name, reason }, 'bind closed');
+      else logger.warn({ connector: c.name, reason }, 'bind lost; reconnecting');
     });
     const receipts = new ReceiptHandler({
       connector: c.name,

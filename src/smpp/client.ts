@@ -129,7 +129,9 @@ export class SmppClient extends EventEmitter<ClientEvents> {
     super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#log = (options.logger ?? silentLogger).child({ connector: `${options.host}:${options.port}` });
+    // `smsc`, not `connector`: the caller's logger names the connector (main.ts) and a second
+    // field of that name would shadow it in most log stores.
+    this.#log = (options.logger ?? silentLogger).child({ smsc: `${options.host}:${options.port}` });
     this.#random = options.random ?? Math.random;
     this.#dial = options.dial ?? defaultDial;
     this.#reconnect = {

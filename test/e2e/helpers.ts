@@ -8,7 +8,7 @@ import { type Clock, ManualClock } from '../../src/clock.js';
 import { embeddedConfig } from '../../src/config/index.js';
 import type { SluiceConfig, StoreConfig } from '../../src/config/types.js';
 import type { MessageRecord, MessageStatus } from '../../src/core/types.js';
-import { silentLogger } from '../../src/logger.js';
+import { type Logger, silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
 import { Simulator, type SimulatorOptions } from '../../src/sim/index.js';
 import type { Pdu } from '../../src/smpp/pdu/types.js';
@@ -37,6 +37,8 @@ export async function startRig(options: {
   edit?: (config: SluiceConfig) => void;
   /** sluice's clock (the simulator keeps the system's). */
   clock?: Clock;
+  /** sluice's logger; default silent. */
+  logger?: Logger;
 }): Promise<Rig> {
   const sim = new Simulator({
     port: 0,
@@ -54,7 +56,7 @@ export async function startRig(options: {
   connector.enquireLinkIntervalMs = 0;
   options.edit?.(config);
   const gateway = await startGateway(config, {
-    logger: silentLogger,
+    logger: options.logger ?? silentLogger,
     retryInitialMs: 20,
     reclaimIdleMs: 200,
     ...(options.clock ? { clock: options.clock } : {}),
