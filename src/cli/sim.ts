@@ -14,6 +14,7 @@ Runs an SMSC simulator on sluice's SMPP stack.
   --control-port PORT         line-based control port (default 2776; 0 picks one; -1 disables)
   --account ID:PASSWORD       an account that may bind; repeatable (default sluice:sluice)
   --dlr-delay-ms MS           delay before a delivery receipt (default 100)
+  --submit-delay-ms MS        delay before a submit_sm is answered (default 0)
   --dlr-fail-fraction F       share of receipts that say UNDELIV, 0..1 (default 0)
   --id-format FMT             message_id in submit_sm_resp: hex | dec | uuid (default hex)
   --receipt-id-format FMT     id in the receipt: hex | dec | same (default same)
@@ -72,6 +73,7 @@ export const command: Command = {
           'control-port': { type: 'string' },
           account: { type: 'string', multiple: true },
           'dlr-delay-ms': { type: 'string' },
+          'submit-delay-ms': { type: 'string' },
           'dlr-fail-fraction': { type: 'string' },
           'id-format': { type: 'string' },
           'receipt-id-format': { type: 'string' },
@@ -102,6 +104,7 @@ export const command: Command = {
         controlPort: controlPort === -1 ? null : controlPort,
         accounts,
         dlrDelayMs: number('dlr-delay-ms', str('dlr-delay-ms'), 100, 0, 86_400_000),
+        submitDelayMs: number('submit-delay-ms', str('submit-delay-ms'), 0, 0, 3_600_000),
         dlrFailFraction: number('dlr-fail-fraction', str('dlr-fail-fraction'), 0, 0, 1),
         idFormat: oneOf<IdFormat>('id-format', str('id-format'), 'hex', ['hex', 'dec', 'uuid']),
         receiptIdFormat: oneOf<ReceiptIdFormat>('receipt-id-format', str('receipt-id-format'), 'same', [

@@ -42,6 +42,12 @@ export interface SimulatorOptions {
   accounts: SimAccount[];
   /** ms between a submit and its receipt. Default 100. */
   dlrDelayMs?: number;
+  /**
+   * ms before a submit_sm is answered: a carrier's latency, and what keeps a window full. The
+   * message is taken (counted, its receipt scheduled) when answered; a bind that closes first
+   * leaves it untaken. Default 0.
+   */
+  submitDelayMs?: number;
   /** Share of messages whose receipt says UNDELIV. Default 0. */
   dlrFailFraction?: number;
   /** message_id form in submit_sm_resp. Default 'hex'. */
@@ -259,6 +265,19 @@ export class Simulator extends EventEmitter<SimulatorEvents> {
       session.respond(pdu, {}, fault);
       return;
     }
+    const delay = this.#o.submitDelayMs ?? 0;
+    if (delay > 0) {
+      this.#clock.setTimeout(() => {
+        if (session.state !== 'closed') this.#accept(session, systemId, pdu);
+      }, delay);
+    } else {
+      this.#accept(session, systemId, pdu);
+    }
+  }
+
+  /** Takes a submit: answers it with a new message id and schedules its receipt. */
+  #accept(session: Session, systemId: string, pdu: Pdu<'submit_sm'>): void {
+    const now = this.#clock.now();
     const n = ++this.#counter;
     const idFormat = this.#o.idFormat ?? 'hex';
     const messageId = formatMessageId(n, idFormat, randomUUID);
