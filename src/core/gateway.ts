@@ -2,6 +2,7 @@
  * The core as the HTTP layer sees it (GatewayApi): intake, then one durable write of record and
  * queue entry, and only then the answer. A store that fails answers 503, never a lost 202.
  */
+import { createHash } from 'node:crypto';
 import { type MessagePreview, type PlanOptions, previewMessage } from '../codec/index.js';
 import type { SluiceConfig } from '../config/types.js';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Store } from '../store/types.js';
+import type { IdempotencyClaim, Store } from '../store/types.js';
 import type { Account, BatchItemResult, GatewayApi, IntakePolicy, Readiness, SubmitRequest } from './api.js';
 import type { Intake } from './intake.js';
 import { block } from './lattice.js';
@@ -47,7 +48,10 @@ export class Gateway implements GatewayApi {
   ): Promise<{ message: MessageRecord; created: boolean }> {
     await this.#o.policy?.admit(account, 1);
     const record = this.#o.intake.build(account, request);
-    return this.#store(account, record, idempotencyKey);
+    if (idempotencyKey === null) return this.#store(account, record, null);
+    // The number as normalised: "+44…" and "44…" are the same request.
+    const claim = { messageId: record.id, fingerprint: fingerprint({ ...request, to: record.to }) };
+    return this.#store(account, record, { key: idempotencyKey, claim });
   }
 
   /**
@@ -64,22 +68,40 @@ export class Gateway implements GatewayApi {
   async #store(
     account: Account,
     record: MessageRecord,
-    idempotencyKey: string | null,
+    idempotency: { key: string; claim: IdempotencyClaim } | null,
   ): Promise<{ message: MessageRecord; created: boolean }> {
     const messages = this.#o.store.messages;
-    if (idempotencyKey !== null) {
-      const ttl = this.#o.config.ttl.idempotencySeconds;
+    if (idempotency !== null) {
+      const { key, claim } = idempotency;
       const earlier = await unavailableOnFailure(() =>
-        messages.claimIdempotencyKey(account.name, idempotencyKey, record.id, ttl),
+        messages.claimIdempotencyKey(account.name, key, claim, IDEMPOTENCY_PENDING_SECONDS),
       );
       if (earlier !== null) {
-        const [existing] = await unavailableOnFailure(() => messages.getMany([earlier]));
+        if (earlier.fingerprint !== null && earlier.fingerprint !== claim.fingerprint) {
+          throw new ApiError(
+            409,
+            'conflict',
+            'this Idempotency-Key was used with a different request; use a new key for a new message',
+          );
+        }
+        if (earlier.pending) {
+          // Answering with the first request's message before it is durable could promise a
+          // message that is then not accepted; accepting this one too would send it twice.
+          throw new ApiError(
+            409,
+            'idempotency-key-in-use',
+            'a request with this Idempotency-Key is still being accepted; retry shortly',
+            [],
+            { retryAfterSeconds: 1 },
+          );
+        }
+        const [existing] = await unavailableOnFailure(() => messages.getMany([earlier.messageId]));
         if (existing) return { message: existing, created: false };
         // The key's message is gone (expired): the key may be used afresh.
         await unavailableOnFailure(() =>
-          messages.releaseIdempotencyKey(account.name, idempotencyKey, earlier),
+          messages.releaseIdempotencyKey(account.name, key, earlier.messageId),
         );
-        return this.#store(account, record, idempotencyKey);
+        return this.#store(account, record, idempotency);
       }
     }
     const [scope] = await this.#blockedBy([record]);
@@ -87,18 +109,40 @@ export class Gateway implements GatewayApi {
       if (scope) {
         this.#block(record, scope);
         await unavailableOnFailure(() => messages.putFinal([record]));
-        this.#o.onStatus?.(record);
-        return { message: record, created: true };
+      } else {
+        await unavailableOnFailure(() => messages.enqueue([record]));
       }
-      await unavailableOnFailure(() => messages.enqueue([record]));
     } catch (err) {
-      if (idempotencyKey !== null) {
-        await messages.releaseIdempotencyKey(account.name, idempotencyKey, record.id).catch(() => {});
+      if (idempotency !== null) {
+        await messages.releaseIdempotencyKey(account.name, idempotency.key, record.id).catch(() => {});
       }
       throw err;
     }
-    this.#count(record);
+    if (idempotency !== null) await this.#confirm(account, idempotency);
+    if (scope) this.#o.onStatus?.(record);
+    else this.#count(record);
     return { message: record, created: true };
+  }
+
+  /**
+   * The message is accepted: its key's binding is confirmed. A failure here does not undo the
+   * acceptance (the client gets its 202); the key stays pending until IDEMPOTENCY_PENDING_SECONDS
+   * pass, and a retry meanwhile is answered 409 rather than sent twice.
+   */
+  async #confirm(account: Account, idempotency: { key: string; claim: IdempotencyClaim }): Promise<void> {
+    try {
+      await this.#o.store.messages.confirmIdempotencyKey(
+        account.name,
+        idempotency.key,
+        idempotency.claim,
+        this.#o.config.ttl.idempotencySeconds,
+      );
+    } catch (err) {
+      this.#o.logger.warn(
+        { err, account: account.name },
+        'idempotency key not confirmed; it lapses unconfirmed',
+      );
+    }
   }
 
   async submitBatch(account: Account, requests: readonly SubmitRequest[]): Promise<BatchItemResult[]> {
@@ -186,6 +230,32 @@ export class Gateway implements GatewayApi {
     this.#o.metrics.messages.inc({ status: 'queued', connector: record.connector, sender: record.from });
     this.#o.onStatus?.(record);
   }
+}
+
+/**
+ * Seconds an Idempotency-Key stays bound to a request still being accepted: far longer than an
+ * acceptance takes, short enough that a key whose request crashed the process mid-way is refused
+ * (409, retry) only briefly.
+ */
+const IDEMPOTENCY_PENDING_SECONDS = 30;
+
+/**
+ * What makes two requests with one Idempotency-Key the same request: their fields, in any order.
+ * SHA-256 over canonical JSON (keys sorted), 128 bits of it.
+ */
+export function fingerprint(request: SubmitRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('base64url').slice(0, 22);
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /**

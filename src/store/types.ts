@@ -24,6 +24,22 @@ export interface QueueEntry {
   record?: MessageRecord;
 }
 
+/** What a request binds its Idempotency-Key to. */
+export interface IdempotencyClaim {
+  readonly messageId: string;
+  /** The request's fingerprint: a retry must be the same request. */
+  readonly fingerprint: string;
+}
+
+/** An Idempotency-Key's binding as found. */
+export interface IdempotencyBinding {
+  readonly messageId: string;
+  /** null: bound before fingerprints were kept. */
+  readonly fingerprint: string | null;
+  /** The request that bound it is still being accepted. */
+  readonly pending: boolean;
+}
+
 export interface MessageStore {
   /**
    * Writes each record and appends its id to the queue of `record.connector`, atomically per
@@ -45,20 +61,32 @@ export interface MessageStore {
   compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean>;
 
   /**
-   * Idempotency: binds `key` of `account` to `messageId` unless already bound. Returns null when
-   * this call bound it, else the message id it was bound to before.
+   * Idempotency, first step: binds `key` of `account` to the claim, as pending, for
+   * `pendingSeconds` (long enough to accept the message; a crash in between leaves the key
+   * refused only that long). Returns null when this call bound it, else the binding found.
    */
   claimIdempotencyKey(
     account: string,
     key: string,
-    messageId: string,
+    claim: IdempotencyClaim,
+    pendingSeconds: number,
+  ): Promise<IdempotencyBinding | null>;
+
+  /**
+   * Second step, once the message is accepted: the pending binding becomes a confirmed one, kept
+   * `ttlSeconds`. Only while the key is still pending for this claim's message.
+   */
+  confirmIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
     ttlSeconds: number,
-  ): Promise<string | null>;
+  ): Promise<void>;
 
   /**
    * Forgets a key bound by a claim whose message was then not accepted: only while it is still
-   * bound to `messageId`, so a release that comes late (the key expired and was bound anew)
-   * cannot drop another message's binding.
+   * bound to `messageId` (pending or confirmed), so a release that comes late (the key expired
+   * and was bound anew) cannot drop another message's binding.
    */
   releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void>;
 }

@@ -108,6 +108,57 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
     expect(rig.sim.stats().submits).toBe(1);
   });
 
+  it('gives one message for concurrent requests with the same Idempotency-Key', async () => {
+    rig = await startRig({ store: store() });
+    const body = { from: '12345', to: '+447700900123', body: 'Payment reminder 7781' };
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => rig!.post('/v1/messages', body, { 'idempotency-key': 'pay-7781' })),
+    );
+    // One is accepted; the others see it either still being accepted (409, retry) or done (200,
+    // the same message).
+    const created = answers.filter((a) => a.status === 202);
+    expect(created).toHaveLength(1);
+    const id = created[0]!.json.id as string;
+    for (const a of answers) {
+      if (a.status === 202) continue;
+      if (a.status === 200) expect(a.json.id).toBe(id);
+      else
+        expect(a).toMatchObject({
+          status: 409,
+          json: { type: 'https://sluice.dev/problems/idempotency-key-in-use' },
+        });
+    }
+    // A retry once it is accepted gets the message.
+    const retry = await rig.post('/v1/messages', body, { 'idempotency-key': 'pay-7781' });
+    expect(retry).toMatchObject({ status: 200, json: { id } });
+    await rig.statusReached(id, 'delivered');
+    expect(rig.sim.stats().submits).toBe(1);
+  });
+
+  it('answers 409 for an Idempotency-Key reused with a different request, and takes a reordered one', async () => {
+    rig = await startRig({ store: store() });
+    const body = { from: '12345', to: '+447700900123', body: 'Your order 55 shipped' };
+    const first = await rig.post('/v1/messages', body, { 'idempotency-key': 'ship-55' });
+    expect(first.status).toBe(202);
+    // The same fields in another order, and the number without its '+': the same request.
+    const same = await rig.post(
+      '/v1/messages',
+      { body: body.body, to: '447700900123', from: body.from },
+      { 'idempotency-key': 'ship-55' },
+    );
+    expect(same).toMatchObject({ status: 200, json: { id: first.json.id } });
+    const other = await rig.post(
+      '/v1/messages',
+      { ...body, body: 'Your order 56 shipped' },
+      {
+        'idempotency-key': 'ship-55',
+      },
+    );
+    expect(other).toMatchObject({ status: 409, json: { type: 'https://sluice.dev/problems/conflict' } });
+    await rig.statusReached(first.json.id as string, 'delivered');
+    expect(rig.sim.stats().submits).toBe(1);
+  });
+
   it('matches receipts whose id is written in another base than the submit response', async () => {
     rig = await startRig({
       store: store(),

@@ -260,36 +260,63 @@ export function describeStoreContract(
         expect(tries.some((t) => t > 1)).toBe(true);
       });
 
+      /** A claim of message `id` by a request with fingerprint `fp`. */
+      const claim = (id: string, fp = 'fp-1') => ({ messageId: id, fingerprint: fp });
+      const pending = (id: string, fp = 'fp-1') => ({ messageId: id, fingerprint: fp, pending: true });
+      const confirmed = (id: string, fp = 'fp-1') => ({ messageId: id, fingerprint: fp, pending: false });
+
       it('an idempotency key binds once per account until released', async () => {
         const m = store.messages;
-        expect(await m.claimIdempotencyKey('acme', 'order-1', 'm1', 60)).toBeNull();
-        expect(await m.claimIdempotencyKey('acme', 'order-1', 'm2', 60)).toBe('m1');
-        expect(await m.claimIdempotencyKey('other', 'order-1', 'm3', 60)).toBeNull();
-        expect(await m.claimIdempotencyKey('acme', 'order-2', 'm4', 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-1', claim('m1'), 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-1', claim('m2', 'fp-2'), 60)).toEqual(
+          pending('m1'),
+        );
+        expect(await m.claimIdempotencyKey('other', 'order-1', claim('m3'), 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-2', claim('m4'), 60)).toBeNull();
         await m.releaseIdempotencyKey('acme', 'order-1', 'm1');
         await m.releaseIdempotencyKey('acme', 'never-bound', 'm1');
-        expect(await m.claimIdempotencyKey('acme', 'order-1', 'm5', 60)).toBeNull();
-        expect(await m.claimIdempotencyKey('acme', 'order-1', 'm6', 60)).toBe('m5');
-        expect(await m.claimIdempotencyKey('other', 'order-1', 'm7', 60)).toBe('m3');
+        expect(await m.claimIdempotencyKey('acme', 'order-1', claim('m5'), 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-1', claim('m6'), 60)).toEqual(pending('m5'));
+        expect(await m.claimIdempotencyKey('other', 'order-1', claim('m7'), 60)).toEqual(pending('m3'));
+      });
+
+      it('a confirmed binding reads as confirmed, and a release still forgets it', async () => {
+        const m = store.messages;
+        expect(await m.claimIdempotencyKey('acme', 'order-3', claim('m1', 'fp-a'), 60)).toBeNull();
+        await m.confirmIdempotencyKey('acme', 'order-3', claim('m1', 'fp-a'), 600);
+        expect(await m.claimIdempotencyKey('acme', 'order-3', claim('m2'), 60)).toEqual(
+          confirmed('m1', 'fp-a'),
+        );
+        // A confirmation for another claim (a late one, after the key was bound anew) does nothing.
+        await m.confirmIdempotencyKey('acme', 'order-3', claim('m9', 'fp-a'), 600);
+        expect(await m.claimIdempotencyKey('acme', 'order-3', claim('m2'), 60)).toEqual(
+          confirmed('m1', 'fp-a'),
+        );
+        await m.releaseIdempotencyKey('acme', 'order-3', 'm1');
+        expect(await m.claimIdempotencyKey('acme', 'order-3', claim('m2'), 60)).toBeNull();
+        await m.confirmIdempotencyKey('acme', 'order-3', claim('m1', 'fp-a'), 600);
+        expect(await m.claimIdempotencyKey('acme', 'order-3', claim('m4'), 60)).toEqual(pending('m2'));
       });
 
       it('a release for another message leaves the binding alone (a late release after re-binding)', async () => {
         const m = store.messages;
-        expect(await m.claimIdempotencyKey('acme', 'order-9', 'new', 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-9', claim('new'), 60)).toBeNull();
         await m.releaseIdempotencyKey('acme', 'order-9', 'old');
-        expect(await m.claimIdempotencyKey('acme', 'order-9', 'other', 60)).toBe('new');
+        expect(await m.claimIdempotencyKey('acme', 'order-9', claim('other'), 60)).toEqual(pending('new'));
         await m.releaseIdempotencyKey('acme', 'order-9', 'new');
-        expect(await m.claimIdempotencyKey('acme', 'order-9', 'other', 60)).toBeNull();
+        expect(await m.claimIdempotencyKey('acme', 'order-9', claim('other'), 60)).toBeNull();
       });
 
       it('concurrent claims of one idempotency key: exactly one binds it', async () => {
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.messages.claimIdempotencyKey('acme', 'k', `m${i}`, 60)),
+          Array.from({ length: 10 }, (_, i) =>
+            store.messages.claimIdempotencyKey('acme', 'k', claim(`m${i}`, `fp-${i}`), 60),
+          ),
         );
         const winners = results.filter((r) => r === null);
         expect(winners).toHaveLength(1);
-        const winner = `m${results.indexOf(null)}`;
-        expect(results.filter((r) => r !== null)).toEqual(Array(9).fill(winner));
+        const i = results.indexOf(null);
+        expect(results.filter((r) => r !== null)).toEqual(Array(9).fill(pending(`m${i}`, `fp-${i}`)));
       });
     });
 
@@ -529,12 +556,19 @@ export function describeStoreContract(
           expect(await store.messages.compareAndSet({ ...a, version: 3 }, 2)).toBe(false);
         });
 
-        it('an idempotency key expires after its TTL', async () => {
-          expect(await store.messages.claimIdempotencyKey('acme', 'k', 'm1', 10)).toBeNull();
+        it('an idempotency key expires after its TTL: pending, then confirmed', async () => {
+          const m = store.messages;
+          const c = (id: string) => ({ messageId: id, fingerprint: 'fp' });
+          expect(await m.claimIdempotencyKey('acme', 'k', c('m1'), 10)).toBeNull();
           await h.advance(9_999);
-          expect(await store.messages.claimIdempotencyKey('acme', 'k', 'm2', 10)).toBe('m1');
+          expect(await m.claimIdempotencyKey('acme', 'k', c('m2'), 10)).toMatchObject({ messageId: 'm1' });
           await h.advance(1);
-          expect(await store.messages.claimIdempotencyKey('acme', 'k', 'm3', 10)).toBeNull();
+          expect(await m.claimIdempotencyKey('acme', 'k', c('m3'), 10)).toBeNull();
+          await m.confirmIdempotencyKey('acme', 'k', c('m3'), 20);
+          await h.advance(19_999);
+          expect(await m.claimIdempotencyKey('acme', 'k', c('m4'), 10)).toMatchObject({ messageId: 'm3' });
+          await h.advance(1);
+          expect(await m.claimIdempotencyKey('acme', 'k', c('m5'), 10)).toBeNull();
         });
 
         it('correlations and stashed receipts expire after their TTL', async () => {

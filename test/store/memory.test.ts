@@ -31,7 +31,9 @@ describe('MemoryStore', () => {
   it('rejects a TTL that is not a positive number of seconds', async () => {
     expect(() => new MemoryStore({ messageTtlSeconds: 0 })).toThrow(/messageTtlSeconds must be a positive/);
     const store = new MemoryStore({ messageTtlSeconds: 60 });
-    await expect(store.messages.claimIdempotencyKey('a', 'k', 'm', -1)).rejects.toMatchObject({
+    await expect(
+      store.messages.claimIdempotencyKey('a', 'k', { messageId: 'm', fingerprint: 'f' }, -1),
+    ).rejects.toMatchObject({
       code: 'SLUICE_ERR_STORE_ARGUMENT',
     });
   });

@@ -100,7 +100,12 @@ describe('RedisStore', () => {
       await store.messages.enqueue([a, b]);
       const [, eb] = await store.queue.claim('smsc-a', 'w1', 2, 0, 60_000);
       await store.queue.defer('smsc-a', [eb!], clock.now() + 5_000);
-      await store.messages.claimIdempotencyKey('acme', 'order-1', a.id, 600);
+      await store.messages.claimIdempotencyKey(
+        'acme',
+        'order-1',
+        { messageId: a.id, fingerprint: 'fp' },
+        600,
+      );
       await store.correlation.setCorrelations(
         'smsc-a',
         [{ smscIds: ['0A1B'], ref: { messageId: a.id, part: 0 } }],
@@ -138,7 +143,8 @@ describe('RedisStore', () => {
       expect(await ttl(keys.stream)).toBe(-1);
       expect(await ttl(keys.deferred)).toBe(-1);
 
-      expect(await redisServer.admin.get(keys.idempotency)).toBe(a.id);
+      // Pending ('?') until confirmed; the message id, then the request's fingerprint.
+      expect(await redisServer.admin.get(keys.idempotency)).toBe(`?${a.id} fp`);
       expect(await redisServer.admin.call('ZRANGE', keys.deferred, 0, -1, 'WITHSCORES')).toEqual([
         b.id,
         String(clock.now() + 5_000),
@@ -208,8 +214,16 @@ describe('RedisStore', () => {
       );
       expect(await second.messages.getMany([a.id, b.id])).toEqual([a, b]);
       expect(await second.correlation.getCorrelations('c1', ['X1'])).toEqual([{ messageId: a.id, part: 0 }]);
-      expect(await second.messages.claimIdempotencyKey('acme', 'k', 'm2', 60)).toBeNull();
-      expect(await first.messages.claimIdempotencyKey('acme', 'k', 'm1', 60)).toBe('m2');
+      expect(
+        await second.messages.claimIdempotencyKey('acme', 'k', { messageId: 'm2', fingerprint: 'f' }, 60),
+      ).toBeNull();
+      expect(
+        await first.messages.claimIdempotencyKey('acme', 'k', { messageId: 'm1', fingerprint: 'f' }, 60),
+      ).toEqual({
+        messageId: 'm2',
+        fingerprint: 'f',
+        pending: true,
+      });
 
       const handed = (await first.queue.claim('c1', 'instance-1', 10, 0, 60_000)).map(
         ({ record, ...entry }) => entry,

@@ -10,7 +10,16 @@ import type { MessageRecord, PartRef } from '../../core/types.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { Fifo } from '../../util/fifo.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
-import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
+import { encodeBinding, parseBinding } from '../idempotency.js';
+import type {
+  CorrelationStore,
+  IdempotencyBinding,
+  IdempotencyClaim,
+  MessageStore,
+  QueueEntry,
+  QueueStore,
+  Store,
+} from '../types.js';
 import { MemoryOptOutStore } from './optouts.js';
 import { MemoryRateLimitStore } from './ratelimit.js';
 import { ExpiringMap, MinHeap } from './structures.js';
@@ -124,20 +133,35 @@ export class MemoryMessageStore implements MessageStore {
   async claimIdempotencyKey(
     account: string,
     key: string,
-    messageId: string,
-    ttl: number,
-  ): Promise<string | null> {
+    claim: IdempotencyClaim,
+    pendingSeconds: number,
+  ): Promise<IdempotencyBinding | null> {
     const now = this.#clock.now();
     const k = pairKey(account, key);
     const bound = this.#idempotency.get(k, now);
-    if (bound !== undefined) return bound;
-    this.#idempotency.set(k, messageId, now + ttlSeconds('ttlSeconds', ttl) * 1000, now);
+    if (bound !== undefined) return parseBinding(bound);
+    const expiresAt = now + ttlSeconds('pendingSeconds', pendingSeconds) * 1000;
+    this.#idempotency.set(k, encodeBinding(claim, true), expiresAt, now);
     return null;
+  }
+
+  async confirmIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
+    ttl: number,
+  ): Promise<void> {
+    const now = this.#clock.now();
+    const k = pairKey(account, key);
+    const expiresAt = now + ttlSeconds('ttlSeconds', ttl) * 1000;
+    if (this.#idempotency.get(k, now) === encodeBinding(claim, true))
+      this.#idempotency.set(k, encodeBinding(claim, false), expiresAt, now);
   }
 
   async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {
     const k = pairKey(account, key);
-    if (this.#idempotency.get(k, this.#clock.now()) === messageId) this.#idempotency.delete(k);
+    const bound = this.#idempotency.get(k, this.#clock.now());
+    if (bound !== undefined && parseBinding(bound).messageId === messageId) this.#idempotency.delete(k);
   }
 }
 

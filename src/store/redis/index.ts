@@ -16,12 +16,22 @@ import { copyRecord, type MessageRecord, type PartRef } from '../../core/types.j
 import { type Logger, silentLogger } from '../../logger.js';
 import { TickBatcher } from '../../util/batcher.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
-import type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from '../types.js';
+import { encodeBinding, parseBinding } from '../idempotency.js';
+import type {
+  CorrelationStore,
+  IdempotencyBinding,
+  IdempotencyClaim,
+  MessageStore,
+  QueueEntry,
+  QueueStore,
+  Store,
+} from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
 import {
   ACK,
   CLAIM,
   COMPARE_AND_SET,
+  CONFIRM_IF,
   DEFER,
   ENQUEUE,
   RELEASE_IF,
@@ -280,21 +290,36 @@ export class RedisMessageStore implements MessageStore {
   async claimIdempotencyKey(
     account: string,
     key: string,
-    messageId: string,
-    ttl: number,
-  ): Promise<string | null> {
+    claim: IdempotencyClaim,
+    pendingSeconds: number,
+  ): Promise<IdempotencyBinding | null> {
     const { redis, keys } = this.#ctx;
     // SET NX GET (Redis ≥ 7.0): binds the key and reports an earlier binding in one command.
     const reply = await redis.call(
       'SET',
       keys.idempotency(account, key),
-      messageId,
+      encodeBinding(claim, true),
       'NX',
       'GET',
       'EX',
-      ttlSeconds('ttlSeconds', ttl),
+      ttlSeconds('pendingSeconds', pendingSeconds),
     );
-    return typeof reply === 'string' ? reply : null;
+    return typeof reply === 'string' ? parseBinding(reply) : null;
+  }
+
+  async confirmIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
+    ttl: number,
+  ): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    await runScript(
+      redis,
+      CONFIRM_IF,
+      [keys.idempotency(account, key)],
+      [encodeBinding(claim, true), encodeBinding(claim, false), ttlSeconds('ttlSeconds', ttl)],
+    );
   }
 
   async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {

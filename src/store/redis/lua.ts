@@ -162,12 +162,31 @@ return out
 `,
 );
 
-/** KEYS[1]: idempotency key. ARGV[1]: message id. Deletes the key only while it names that message. */
+/**
+ * KEYS[1]: idempotency key. ARGV[1]: message id. Deletes the key only while it names that message,
+ * pending or confirmed (the binding's format: store/idempotency.ts).
+ */
 export const RELEASE_IF = script(
   'release-if',
   `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v and string.match(v, '^%??([^ ]*)') == ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+return 0
+`,
+);
+
+/**
+ * KEYS[1]: idempotency key. ARGV[1]: the pending binding, ARGV[2]: the confirmed one, ARGV[3]: its
+ * TTL in seconds. Confirms only while the key still holds that pending binding.
+ */
+export const CONFIRM_IF = script(
+  'confirm-if',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
 end
 return 0
 `,
