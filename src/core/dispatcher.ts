@@ -89,6 +89,12 @@ export class Dispatcher {
   readonly #name: string;
   readonly #log: Logger;
   readonly #inflight = new Set<Promise<void>>();
+  /**
+   * Messages in hand here, by id. An entry held longer than the reclaim time (a slow SMSC keeps
+   * the window full, a rate limit holds it) is handed out again by the queue as if its holder had
+   * died, and this process may be the one it is handed to: handling it twice would send it twice.
+   */
+  readonly #inHand = new Set<string>();
   /** Parts waiting in this process for each sender's tokens: how long a newcomer would wait. */
   readonly #waitingParts = new Map<string, number>();
   /** Resolves the claim loop's wait for room when a message in hand is done. */
@@ -156,6 +162,8 @@ export class Dispatcher {
           this.#o.blockMs ?? 500,
           this.#o.reclaimIdleMs ?? 30_000,
         );
+        // Reclaimed from this very process while still in hand: the handling under way acks it.
+        if (this.#inHand.size > 0) entries = entries.filter((e) => !this.#inHand.has(e.messageId));
         if (entries.length === 0) continue;
         const records = await this.#records(entries);
         // The opt-out list once for the batch: a STOP may have come since intake.
@@ -166,6 +174,7 @@ export class Dispatcher {
           const record = live[i] ?? null;
           const scope = record ? (blocked[k++] ?? null) : null;
           this.#track(
+            entries[i]!.messageId,
             scope && record
               ? this.#block(entries[i]!, record, scope)
               : this.#handle(entries[i]!, records[i] ?? null),
@@ -190,10 +199,12 @@ export class Dispatcher {
     return records;
   }
 
-  #track(p: Promise<void>): void {
+  #track(messageId: string, p: Promise<void>): void {
     this.#inflight.add(p);
+    this.#inHand.add(messageId);
     const done = () => {
       this.#inflight.delete(p);
+      this.#inHand.delete(messageId);
       const freed = this.#roomFreed;
       this.#roomFreed = null;
       freed?.();

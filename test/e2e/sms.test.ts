@@ -189,6 +189,27 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
       (await rig.gateway.metrics.receipts.get()).values.map((v) => [v.labels.result, v.value]),
     );
     expect(counts).toEqual({ matched: 200 });
+    expect(rig.sim.stats().submits).toBe(200);
+  });
+
+  it('sends a message held longer than the reclaim time once: it is not handed to its own holder again', async () => {
+    // The rig reclaims entries idle for 200 ms; the SMSC takes 600 ms to answer each submit, so
+    // every entry is handed out again while this process still waits for its answer.
+    rig = await startRig({ store: store(), sim: { submitDelayMs: 600 } });
+    const messages = Array.from({ length: 20 }, (_, i) => ({
+      from: '12345',
+      to: `+4477009${String(i).padStart(5, '0')}`,
+      body: `Slow carrier ${i}`,
+    }));
+    const res = await rig.post('/v1/messages/batch', { messages });
+    const ids = (res.json.results as Array<{ message: { id: string } }>).map((r) => r.message.id);
+    await Promise.all(ids.map((id) => rig!.statusReached(id, 'delivered')));
+    expect(rig.sim.stats().submits).toBe(20);
+    const duplicates = (await rig.gateway.metrics.duplicateSubmits.get()).values.reduce(
+      (n, v) => n + v.value,
+      0,
+    );
+    expect(duplicates).toBe(0);
   });
 
   it('takes a batch: valid items queued and delivered, invalid ones reported by index', async () => {
