@@ -4,33 +4,24 @@
  * duplicates (the same message submitted twice) are counted and reported.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
-import { freePort, startSluice } from '../support/processes.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
+import { redisForFile } from '../support/redis-server.js';
 
 const N = 60;
 const KEY = 'crash-test-key-0123456789';
 
-let redis: RedisServer;
-let dir: string;
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'sluice-crash-'));
-});
-afterAll(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisForFile();
+const dir = tmpDirForFile('sluice-crash-');
 
 describe('crash while the SMSC is down', () => {
   it(`delivers all ${N} accepted messages after SIGKILL and restart, none lost`, async () => {
     const smscPort = await freePort();
     const httpPort = await freePort();
-    const config = join(dir, 'sluice.yaml');
+    const config = join(dir.path, 'sluice.yaml');
     writeFileSync(
       config,
       `

@@ -6,26 +6,17 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../src/core/types.js';
 import { Simulator, type SubmitRecord } from '../../src/sim/index.js';
-import { freePort, startSluice } from '../support/processes.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
+import { redisForFile } from '../support/redis-server.js';
 import { type Rig, startRig } from './helpers.js';
 
-let redis: RedisServer;
-let dir: string;
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'sluice-rate-'));
-});
-afterAll(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisForFile();
+const dir = tmpDirForFile('sluice-rate-');
 
 let rig: Rig | null = null;
 const children: ChildProcess[] = [];
@@ -65,7 +56,7 @@ describe('a sender limit shared by two instances', () => {
     try {
       const ports = [await freePort(), await freePort()];
       for (const [i, port] of ports.entries()) {
-        const config = join(dir, `sluice-${i}.yaml`);
+        const config = join(dir.path, `sluice-${i}.yaml`);
         writeFileSync(
           config,
           `

@@ -7,32 +7,22 @@
  * every message it had accepted, and none was sent twice: only a crash may cause duplicates.
  */
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
 import type { Session } from '../../src/smpp/session.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/keys.js';
-import { freePort, startSluice } from '../support/processes.js';
-import { type RedisServer, startRedis } from '../support/redis-server.js';
+import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
+import { redisForFile } from '../support/redis-server.js';
 
 const KEY = 'shutdown-test-key-0123456789';
 const CLIENTS = 16;
 /** Accepted messages before the SIGTERM. */
 const BEFORE = 120;
 
-let redis: RedisServer;
-let dir: string;
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = mkdtempSync(join(tmpdir(), 'sluice-shutdown-'));
-});
-afterAll(async () => {
-  await redis.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const redis = redisForFile();
+const dir = tmpDirForFile('sluice-shutdown-');
 
 describe('SIGTERM under load', () => {
   it('refuses new work, drains the window, unbinds, exits 0; after a restart all accepted are delivered once', async () => {
@@ -54,7 +44,7 @@ describe('SIGTERM under load', () => {
     );
 
     const httpPort = await freePort();
-    const config = join(dir, 'sluice.yaml');
+    const config = join(dir.path, 'sluice.yaml');
     writeFileSync(
       config,
       `
@@ -124,13 +114,10 @@ log: { level: info }
     expect(sim.stats().submits).toBeGreaterThan(submittedAtSignal);
     // And finished: no queue entry is left handed out to the stopped process, waiting to be
     // reclaimed (what a crash leaves); the messages it had not sent are back in the queue.
-    const conn = new Redis(redis.url);
-    try {
-      const pending = (await conn.xpending(new RedisKeys('shutdown').stream('carrier'), GROUP)) as [number];
-      expect(pending[0]).toBe(0);
-    } finally {
-      conn.disconnect();
-    }
+    const pending = (await redis.admin.xpending(new RedisKeys('shutdown').stream('carrier'), GROUP)) as [
+      number,
+    ];
+    expect(pending[0]).toBe(0);
 
     // Started again, every accepted message goes out, and none twice.
     let receipts = 0;

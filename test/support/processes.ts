@@ -4,9 +4,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterAll, beforeAll } from 'vitest';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -66,4 +69,24 @@ export async function buildSluice(outDir: string): Promise<string> {
   const [code] = (await once(tsc, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`tsc exited with ${code}`);
   return join(ROOT, outDir);
+}
+
+/**
+ * A temporary directory for the calling test file (the sluice configurations it writes), made in
+ * beforeAll and removed with its contents in afterAll.
+ */
+export function tmpDirForFile(prefix: string): { readonly path: string } {
+  let path: string | undefined;
+  beforeAll(() => {
+    path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (path) rmSync(path, { recursive: true, force: true });
+  });
+  return {
+    get path() {
+      if (path === undefined) throw new Error('tmpDirForFile: read before its beforeAll ran');
+      return path;
+    },
+  };
 }
