@@ -243,7 +243,7 @@ const IDEMPOTENCY_PENDING_SECONDS = 30;
  * What makes two requests with one Idempotency-Key the same request: their fields, in any order.
  * SHA-256 over canonical JSON (keys sorted), 128 bits of it.
  */
-export function fingerprint(request: SubmitRequest): string {
+function fingerprint(request: SubmitRequest): string {
   return createHash('sha256').update(canonicalJson(request)).digest('base64url').slice(0, 22);
 }
 

@@ -329,7 +329,7 @@ export class TokenLeaser {
       lease.timer?.cancel();
       lease.timer = null;
       // Their next tryTake throws the closed error.
-      for (const wake of lease.answered.splice(0)) wake();
+      this.#answered(lease);
       for (const w of lease.waiters.splice(0)) {
         w.detach();
         w.reject(err);
@@ -479,9 +479,8 @@ export class TokenLeaser {
     for (const { lease } of batch) this.#serve(lease);
   }
 
-  /** Wakes the takeWithin callers that waited for the refill just answered (they resume later, in microtasks). */
+  /** Wakes the takeWithin callers waiting on the key's refill (they resume later, in microtasks). */
   #answered(lease: Lease): void {
-    if (lease.answered.length === 0) return;
     for (const wake of lease.answered.splice(0)) wake();
   }
 
