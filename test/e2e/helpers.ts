@@ -68,6 +68,23 @@ export async function startRig(options: {
     const text = await res.text();
     return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
   };
+  // One listener for every statusReached waiter, by message id.
+  const statusWaiters = new Map<
+    string,
+    Array<{ status: MessageStatus; resolve: (r: MessageRecord) => void }>
+  >();
+  const onStatus = (r: MessageRecord) => {
+    const list = statusWaiters.get(r.id);
+    if (list === undefined) return;
+    const rest = list.filter((w) => {
+      if (w.status !== r.status) return true;
+      w.resolve(r);
+      return false;
+    });
+    if (rest.length > 0) statusWaiters.set(r.id, rest);
+    else statusWaiters.delete(r.id);
+  };
+  gateway.events.on('status', onStatus);
   let receipts = 0;
   let waiters: Array<{ target: number; resolve: () => void }> = [];
   sim.on('delivered', (pdu: Pdu<'deliver_sm'> | { esm_class?: number }) => {
@@ -95,16 +112,12 @@ export async function startRig(options: {
     async statusReached(id, status) {
       // Listen first, then look: a transition between the two is not missed.
       const seen = new Promise<MessageRecord>((resolve) => {
-        const onStatus = (r: MessageRecord) => {
-          if (r.id === id && r.status === status) {
-            gateway.events.off('status', onStatus);
-            resolve(r);
-          }
-        };
-        gateway.events.on('status', onStatus);
+        const list = statusWaiters.get(id) ?? [];
+        list.push({ status, resolve });
+        statusWaiters.set(id, list);
       });
       const [now] = await gateway.store.messages.getMany([id]);
-      if (now?.status === status) return now;
+      if (now?.status === status) onStatus(now);
       return seen;
     },
     receiptsAccepted(n) {
