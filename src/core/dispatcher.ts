@@ -15,7 +15,7 @@
  *   at most (in order, per sender); a longer wait goes back to the queue, and one that outlasts
  *   the sender's maximum queue age expires.
  */
-import type { Clock } from '../clock.js';
+import type { Clock, TimerHandle } from '../clock.js';
 import { planMessage } from '../codec/index.js';
 import { normalizeSmscId } from '../codec/receipt.js';
 import type { ConnectorConfig, SenderConfig } from '../config/types.js';
@@ -90,11 +90,15 @@ export class Dispatcher {
   readonly #log: Logger;
   readonly #inflight = new Set<Promise<void>>();
   /**
-   * Messages in hand here, by id. An entry held longer than the reclaim time (a slow SMSC keeps
-   * the window full, a rate limit holds it) is handed out again by the queue as if its holder had
-   * died, and this process may be the one it is handed to: handling it twice would send it twice.
+   * Messages in hand here: message id → queue entry id. Every third of the reclaim time the
+   * entries are kept (QueueStore.keep), so that a message held long (a slow SMSC keeps the window
+   * full, a rate limit holds it) is not reclaimed by another process as if this one had died, and
+   * sent twice. Should a keep come late, the queue may hand the entry to this process again: it is
+   * skipped here for the same reason.
    */
-  readonly #inHand = new Set<string>();
+  readonly #inHand = new Map<string, string>();
+  #keeping: TimerHandle | null = null;
+  #keepEnded = false;
   /** Parts waiting in this process for each sender's tokens: how long a newcomer would wait. */
   readonly #waitingParts = new Map<string, number>();
   /** Resolves the claim loop's wait for room when a message in hand is done. */
@@ -125,6 +129,7 @@ export class Dispatcher {
   }
 
   start(): void {
+    if (this.#loop === null) this.#scheduleKeep();
     this.#loop ??= this.#run();
   }
 
@@ -134,7 +139,11 @@ export class Dispatcher {
     this.#onStop();
     for (const w of this.#waits) w.abort();
     await this.#loop;
+    // Kept until the last is done: draining a slow window may outlast the reclaim time.
     await Promise.allSettled([...this.#inflight]);
+    this.#keepEnded = true;
+    this.#keeping?.cancel();
+    this.#keeping = null;
   }
 
   async #run(): Promise<void> {
@@ -174,7 +183,7 @@ export class Dispatcher {
           const record = live[i] ?? null;
           const scope = record ? (blocked[k++] ?? null) : null;
           this.#track(
-            entries[i]!.messageId,
+            entries[i]!,
             scope && record
               ? this.#block(entries[i]!, record, scope)
               : this.#handle(entries[i]!, records[i] ?? null),
@@ -199,9 +208,10 @@ export class Dispatcher {
     return records;
   }
 
-  #track(messageId: string, p: Promise<void>): void {
+  #track(entry: QueueEntry, p: Promise<void>): void {
+    const { messageId } = entry;
     this.#inflight.add(p);
-    this.#inHand.add(messageId);
+    this.#inHand.set(messageId, entry.entryId);
     const done = () => {
       this.#inflight.delete(p);
       this.#inHand.delete(messageId);
@@ -577,6 +587,26 @@ export class Dispatcher {
     const max = this.#o.retryMaxMs ?? 60_000;
     const base = Math.min(max, initial * 2 ** Math.max(0, attempt - 1));
     return Math.round(base * (0.5 + Math.random() / 2));
+  }
+
+  /** The heartbeat of the entries in hand: every third of the reclaim time, while running. */
+  #scheduleKeep(): void {
+    const reclaimIdleMs = this.#o.reclaimIdleMs ?? 30_000;
+    if (this.#keepEnded || !Number.isFinite(reclaimIdleMs) || reclaimIdleMs <= 0) return;
+    this.#keeping = this.#o.clock.setTimeout(() => {
+      this.#keeping = null;
+      void this.#keep().finally(() => this.#scheduleKeep());
+    }, reclaimIdleMs / 3);
+  }
+
+  async #keep(): Promise<void> {
+    if (this.#inHand.size === 0) return;
+    try {
+      await this.#o.store.queue.keep(this.#name, this.#o.consumer, [...this.#inHand.values()]);
+    } catch (err) {
+      // Tried again at the next beat; meanwhile another process may reclaim what is held long.
+      this.#log.warn({ err, inHand: this.#inHand.size }, 'keeping the messages in hand failed');
+    }
   }
 
   #sleep(ms: number): Promise<void> {

@@ -111,6 +111,14 @@ export interface QueueStore {
   ack(connector: string, entryIds: readonly string[]): Promise<void>;
 
   /**
+   * The holder's heartbeat: `consumer` is still at work on these entries (a slow SMSC, a rate
+   * limit), so their idle time starts again and no other consumer reclaims them meanwhile. An
+   * entry acked, deferred, or already reclaimed by another consumer is left alone. Returns how
+   * many were kept. The delivery count does not change.
+   */
+  keep(connector: string, consumer: string, entryIds: readonly string[]): Promise<number>;
+
+  /**
    * Hands these entries back to the queue, to be claimed again no earlier than `notBefore`
    * (ms since the epoch): a retry after throttling or a lost bind. Atomic per entry: an entry is
    * never both gone and not scheduled.

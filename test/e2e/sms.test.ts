@@ -2,7 +2,11 @@
  * The whole SMS path over real sockets: HTTP → sluice → SMPP → the simulator → receipt → status,
  * once with the memory store and once with a real redis-server.
  */
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { MessageRecord } from '../../src/core/types.js';
+import { silentLogger } from '../../src/logger.js';
+import { type GatewayHandle, startGateway } from '../../src/main.js';
 import { CommandStatus } from '../../src/smpp/constants.js';
 import { type Rig, startRig, storeMatrix } from './helpers.js';
 
@@ -228,5 +232,46 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
       rig.statusReached(results[0]!.message!.id, 'delivered'),
       rig.statusReached(results[2]!.message!.id, 'delivered'),
     ]);
+  });
+});
+
+describe('two processes on one Redis', () => {
+  const redisStore = stores.find(([name]) => name === 'redis')![1];
+
+  it('sends a message held longer than the reclaim time once: its holder keeps it from the other process', async () => {
+    // Both reclaim entries idle for 200 ms; the SMSC takes 600 ms to answer each submit. Without
+    // the holder's heartbeat the other process would take every entry in hand and send it again.
+    rig = await startRig({ store: redisStore(), sim: { submitDelayMs: 600 } });
+    let peer: GatewayHandle | null = null;
+    try {
+      peer = await startGateway(rig.config, { logger: silentLogger, retryInitialMs: 20, reclaimIdleMs: 200 });
+      while (rig.sim.stats().binds.transceiver < 2) await once(rig.sim.server, 'bound');
+      const messages = Array.from({ length: 20 }, (_, i) => ({
+        from: '12345',
+        to: `+4477009${String(i).padStart(5, '0')}`,
+        body: `Slow carrier ${i}`,
+      }));
+      // Either process may send a message and record its receipt: delivered is heard from both.
+      const delivered = new Set<string>();
+      const allDelivered = new Promise<void>((resolve) => {
+        const onStatus = (r: MessageRecord) => {
+          if (r.status === 'delivered') delivered.add(r.id);
+          if (delivered.size === messages.length) resolve();
+        };
+        rig!.gateway.events.on('status', onStatus);
+        peer!.events.on('status', onStatus);
+      });
+      const res = await rig.post('/v1/messages/batch', { messages });
+      expect(res.status).toBe(200);
+      await allDelivered;
+      expect(rig.sim.stats().submits).toBe(20);
+      let duplicates = 0;
+      for (const g of [rig.gateway, peer]) {
+        for (const v of (await g.metrics.duplicateSubmits.get()).values) duplicates += v.value;
+      }
+      expect(duplicates).toBe(0);
+    } finally {
+      await peer?.stop('test done');
+    }
   });
 });

@@ -392,6 +392,29 @@ export function describeStoreContract(
         expect(third).toEqual([againAs(first[0]!, 2)]);
       });
 
+      it('keep: an entry its holder keeps is not reclaimed, nor counted again; others are', async () => {
+        const [a, b] = [makeRecord(), makeRecord()];
+        await store.messages.enqueue([a, b]);
+        const [ea, eb] = await store.queue.claim('c1', 'w1', 10, 0, 60_000);
+        await h.advance(50_000);
+        expect(await store.queue.keep('c1', 'w1', [ea!.entryId])).toBe(1);
+        await h.advance(10_000);
+        // b has been idle 60 s and goes to w2; a was kept 10 s ago and stays w1's.
+        expect(await store.queue.claim('c1', 'w2', 10, 0, 60_000)).toEqual([againAs(eb!, 1)]);
+        // b is w2's now: w1's keep leaves it alone, and so its idle time runs on.
+        expect(await store.queue.keep('c1', 'w1', [eb!.entryId])).toBe(0);
+        expect(await store.queue.keep('c1', 'w1', [])).toBe(0);
+        await h.advance(50_000);
+        // a's 60 s since the keep are up: reclaimed, handed out once before (the keep did not count).
+        expect(await store.queue.claim('c1', 'w3', 10, 0, 60_000)).toEqual([againAs(ea!, 1)]);
+        await h.advance(10_000);
+        expect(messageIds(await store.queue.claim('c1', 'w3', 10, 0, 60_000))).toEqual([b.id]);
+        // Acked: nothing left to keep.
+        await store.queue.ack('c1', [ea!.entryId, eb!.entryId]);
+        expect(await store.queue.keep('c1', 'w3', [ea!.entryId, eb!.entryId])).toBe(0);
+        expect(await store.queue.depth('c1')).toBe(0);
+      });
+
       it('reclaimed entries come before new ones, within count', async () => {
         const a = makeRecord();
         await store.messages.enqueue([a]);

@@ -192,8 +192,8 @@ class ConnectorQueue {
   /** Entries never handed out, in arrival order; may hold entries since removed (skipped). */
   readonly fresh = new Fifo<MemoryEntry>();
   /**
-   * Entries handed out and not acked nor deferred, ordered by last hand-out (a reclaim moves the
-   * entry to the end), so the reclaim scan stops at the first one not idle long enough.
+   * Entries handed out and not acked nor deferred, ordered by last hand-out (a reclaim or a keep
+   * moves the entry to the end), so the reclaim scan stops at the first one not idle long enough.
    */
   readonly pending = new Map<string, MemoryEntry>();
   /** messageId → notBefore, like the Redis zset (member → score). */
@@ -269,6 +269,23 @@ export class MemoryQueueStore implements QueueStore {
       q.entries.delete(id);
       q.pending.delete(id);
     }
+  }
+
+  async keep(connector: string, consumer: string, entryIds: readonly string[]): Promise<number> {
+    const q = this.#queues.get(connector);
+    if (q === undefined) return 0;
+    const now = this.#clock.now();
+    let kept = 0;
+    for (const id of entryIds) {
+      const entry = q.pending.get(id);
+      if (entry === undefined || entry.consumer !== consumer) continue;
+      entry.deliveredAt = now;
+      // To the end: `pending` stays ordered by the time each entry's idleness began.
+      q.pending.delete(id);
+      q.pending.set(id, entry);
+      kept++;
+    }
+    return kept;
   }
 
   async defer(connector: string, entries: readonly QueueEntry[], notBefore: number): Promise<void> {

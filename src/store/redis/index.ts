@@ -34,6 +34,7 @@ import {
   CONFIRM_IF,
   DEFER,
   ENQUEUE,
+  KEEP,
   RELEASE_IF,
   runScript,
   SET_EACH,
@@ -420,6 +421,15 @@ export class RedisQueueStore implements QueueStore {
   async ack(connector: string, entryIds: readonly string[]): Promise<void> {
     if (entryIds.length === 0) return;
     await runScript(this.#ctx.redis, ACK, [this.#ctx.keys.stream(connector)], [GROUP, ...entryIds]);
+  }
+
+  async keep(connector: string, consumer: string, entryIds: readonly string[]): Promise<number> {
+    if (entryIds.length === 0) return 0;
+    // A group Redis lost (FLUSHDB) is made again, and then holds nothing of this consumer's.
+    const reply = await this.#withGroup(connector, () =>
+      runScript(this.#ctx.redis, KEEP, [this.#ctx.keys.stream(connector)], [GROUP, consumer, ...entryIds]),
+    );
+    return Number(reply);
   }
 
   async defer(connector: string, entries: readonly QueueEntry[], notBefore: number): Promise<void> {

@@ -211,6 +211,33 @@ return 0
 );
 
 /**
+ * KEYS[1]: stream. ARGV: group, consumer, then entry ids. Each entry still pending for `consumer`
+ * gets its idle time reset by XCLAIM with min-idle-time 0 and JUSTID (which leaves the delivery
+ * count alone); one acked, deferred or reclaimed by another consumer meanwhile is not touched
+ * (XPENDING with the consumer filter finds only the caller's). Returns how many were kept.
+ */
+export const KEEP = script(
+  'keep',
+  `
+local s, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local mine = {}
+for i = 3, #ARGV do
+  if redis.call('XPENDING', s, group, ARGV[i], ARGV[i], 1, consumer)[1] then mine[#mine + 1] = ARGV[i] end
+end
+-- In slices of 1000 ids (Lua's unpack limit), each followed by JUSTID.
+local i = 1
+while i <= #mine do
+  local slice = {}
+  for k = i, math.min(i + 999, #mine) do slice[#slice + 1] = mine[k] end
+  slice[#slice + 1] = 'JUSTID'
+  redis.call('XCLAIM', s, group, consumer, 0, unpack(slice))
+  i = i + 1000
+end
+return #mine
+`,
+);
+
+/**
  * KEYS[1]: stream, KEYS[2]: deferred zset. ARGV: group, notBefore, then entry id and message id
  * pairs. An entry still in the stream is deleted and scheduled in the same step; one already
  * gone (acked by whoever reclaimed it) is not resurrected.
