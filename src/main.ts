@@ -156,7 +156,9 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       correlationTtlSeconds: config.ttl.correlationSeconds,
       onStatus,
     });
-    client.on('request', (pdu, session) => onInbound(pdu, session, receipts, inbound, logger, c.name));
+    client.on('request', (pdu, session) =>
+      onInbound(pdu, session, receipts, inbound, logger, metrics, c.name),
+    );
     clients.set(c.name, client);
     dispatchers.push(
       new Dispatcher({
@@ -278,6 +280,7 @@ function onInbound(
   receipts: ReceiptHandler,
   inbound: InboundHandler | null,
   logger: Logger,
+  metrics: Metrics,
   connector: string,
 ): void {
   if (pdu.command !== 'deliver_sm') {
@@ -297,15 +300,27 @@ function onInbound(
     );
     return;
   }
-  logger.debug({ connector, from: maskNumber(deliver.source_addr) }, 'MO received');
   if (inbound === null) {
     // Still starting: the SMSC tries again shortly.
+    metrics.inbound.inc({ connector, result: 'retry' });
     session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
     return;
   }
   inbound.handle(deliver, connector).then(
-    () => session.respond(deliver),
+    (outcome) => {
+      const result = outcome.kind === 'keyword' ? 'keyword' : outcome.why;
+      metrics.inbound.inc({ connector, result });
+      // A keyword is logged at info by the handler; the rest only here, at debug.
+      if (outcome.kind !== 'keyword') {
+        logger.debug(
+          { connector, from: maskNumber(deliver.source_addr), to: deliver.destination_addr, result },
+          'MO not acted on',
+        );
+      }
+      session.respond(deliver);
+    },
     (err: unknown) => {
+      metrics.inbound.inc({ connector, result: 'retry' });
       logger.error({ err, connector }, 'MO not handled; asking the SMSC to retry');
       session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
     },

@@ -102,6 +102,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason', 'stage'] as const,
       registers: [registry],
     }),
+    inbound: new Counter({
+      name: 'sluice_inbound_messages_total',
+      help: 'Inbound SMS (MO) by connector and what became of it: keyword (acted on), not_a_keyword, unknown_sender, not_text, bad_number, or retry (not handled; the SMSC was asked to send it again).',
+      labelNames: ['connector', 'result'] as const,
+      registers: [registry],
+    }),
     keywordEvents: new Counter({
       name: 'sluice_keyword_events_total',
       help: 'Inbound keywords acted on, by kind (opt_out, opt_in, help, custom) and sender.',

@@ -88,6 +88,26 @@ describe.each(stores)('keywords and the opt-out list with the %s store', (_, sto
     expect(submitted).toBe(3);
   });
 
+  it('counts the MO it does not act on by why, and acknowledges it', async () => {
+    rig = await startRig({ store: store() });
+    const acked = new Promise<void>((resolve) => {
+      let n = 0;
+      rig!.sim.on('delivered', (pdu: { esm_class?: number }) => {
+        if ((pdu.esm_class ?? 0) !== 0x04 && ++n === 3) resolve();
+      });
+    });
+    rig.sim.injectMo({ from: CUSTOMER, to: '12345', text: 'Thanks, see you on Tuesday' });
+    rig.sim.injectMo({ from: CUSTOMER, to: '99999', text: 'STOP' });
+    rig.sim.injectMo({ from: CUSTOMER, to: '12345', text: 'help' });
+    await acked;
+    const counts = Object.fromEntries(
+      (await rig.gateway.metrics.inbound.get()).values.map((v) => [v.labels.result, v.value]),
+    );
+    expect(counts).toEqual({ not_a_keyword: 1, unknown_sender: 1, keyword: 1 });
+    // The STOP to a number sluice does not send from changed nothing.
+    expect(await rig.gateway.store.optouts.get(CUSTOMER)).toEqual([]);
+  });
+
   it('answers HELP, also to a number that never subscribed, and changes nothing', async () => {
     rig = await startRig({ store: store() });
     const help = await keyword(rig, OTHER, '12345', 'HELP');
