@@ -65,7 +65,10 @@ export class SmppServer extends EventEmitter<ServerEvents> {
     super();
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#log = (options.logger ?? silentLogger).child({ component: 'smpp-server' });
+    // A logger already naming its component (the simulator's) keeps it: a second `component`
+    // binding would write the key twice in every line.
+    const parent = options.logger ?? silentLogger;
+    this.#log = 'component' in parent.bindings() ? parent : parent.child({ component: 'smpp-server' });
     const onSocket = (socket: Socket) => this.#accept(socket);
     this.#server = options.tls ? tls.createServer(options.tls, onSocket) : net.createServer(onSocket);
     this.#server.maxConnections = options.maxConnections ?? 1000;

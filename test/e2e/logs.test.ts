@@ -33,6 +33,8 @@ describe.each(stores)('info-level logs with the %s store', (_, store) => {
       store: store(),
       logger,
       sim: {
+        // The simulator logs to the same stream, as the embedded default's built-in one does.
+        logger,
         decideSubmit: (pdu) => {
           if (pdu.destination_addr === REJECTED) return CommandStatus.ESME_RINVDSTADR;
           if (pdu.destination_addr === THROTTLED && !throttledOnce) {
