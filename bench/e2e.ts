@@ -1,9 +1,9 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
- *   [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch]`
+ *   [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
- * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once) → receipts → status.
+ * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once, or --dlr-delay-ms after each submit) → receipts → status.
  * Two runs: single-message requests to POST /v1/messages, and POST /v1/messages/batch.
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS; and per message: the CPU time sluice, the load (this
@@ -165,6 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       policies: { type: 'string' },
       'cpu-prof': { type: 'string' },
       only: { type: 'string' },
+      'dlr-delay-ms': { type: 'string' },
     },
   });
   const policies = values.policies ?? 'on';
@@ -175,6 +176,9 @@ export async function main(argv: string[]): Promise<number> {
   // Several sluice processes share the HTTP port (uWS listens with SO_REUSEPORT) and one Redis.
   const processes = Number(values.processes ?? 1);
   const only = values.only ?? 'both';
+  // How long after each submit the simulator sends its receipt: 0 (the default) at once; a
+  // carrier's seconds keep that many seconds of messages in flight in sluice.
+  const dlrDelayMs = Number(values['dlr-delay-ms'] ?? 0);
   const endpoints = [
     ...(only !== 'batch' ? ['/v1/messages'] : []),
     ...(only !== 'single' ? ['/v1/messages/batch'] : []),
@@ -187,10 +191,11 @@ export async function main(argv: string[]): Promise<number> {
     !(Number.isInteger(processes) && processes >= 1 && processes <= 8) ||
     (processes > 1 && storeKind !== 'redis') ||
     !['on', 'off'].includes(policies) ||
-    !['single', 'batch', 'both'].includes(only)
+    !['single', 'batch', 'both'].includes(only) ||
+    !(Number.isInteger(dlrDelayMs) && dlrDelayMs >= 0 && dlrDelayMs <= 600_000)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N]',
     );
     return 2;
   }
@@ -205,7 +210,7 @@ export async function main(argv: string[]): Promise<number> {
       const sim = new Simulator({
         port: 0,
         accounts: [{ systemId: 'sluice', password: 'sluice' }],
-        dlrDelayMs: 0,
+        dlrDelayMs,
         window: 1000,
       });
       const { smpp } = await sim.start();
@@ -271,7 +276,7 @@ log: { level: info }
       const acceptSeconds = (performance.now() - started) / 1000;
       const ok = result['2xx'];
       const accepted = endpoint === '/v1/messages' ? ok : ok * batchSize;
-      // Every accepted message gets exactly one receipt (dlrDelayMs 0, no failures).
+      // Every accepted message gets exactly one receipt (no failures), dlrDelayMs after its submit.
       await new Promise<void>((resolve) => {
         if (receipts >= accepted) resolve();
         else waiting = { target: accepted, resolve };
@@ -341,6 +346,7 @@ log: { level: info }
     processes,
     batchSize,
     policies,
+    dlrDelayMs,
     runs,
   };
   if (values.json) console.log(JSON.stringify(out));
