@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-size N] [--store redis|memory]
- *   [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N]`
+ *   [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
  * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once, or --dlr-delay-ms after each submit) → receipts → status.
@@ -166,6 +166,7 @@ export async function main(argv: string[]): Promise<number> {
       'cpu-prof': { type: 'string' },
       only: { type: 'string' },
       'dlr-delay-ms': { type: 'string' },
+      roles: { type: 'string' },
     },
   });
   const policies = values.policies ?? 'on';
@@ -175,6 +176,9 @@ export async function main(argv: string[]): Promise<number> {
   const storeKind = values.store ?? 'redis';
   // Several sluice processes share the HTTP port (uWS listens with SO_REUSEPORT) and one Redis.
   const processes = Number(values.processes ?? 1);
+  // split: one process with role api on the HTTP port, and --processes N with role dispatch (each
+  // its HTTP port of its own, for /metrics): intake and sending on a core each.
+  const roles = values.roles ?? 'all';
   const only = values.only ?? 'both';
   // How long after each submit the simulator sends its receipt: 0 (the default) at once; a
   // carrier's seconds keep that many seconds of messages in flight in sluice.
@@ -189,13 +193,14 @@ export async function main(argv: string[]): Promise<number> {
     !(batchSize >= 1 && batchSize <= 1000) ||
     !['redis', 'memory'].includes(storeKind) ||
     !(Number.isInteger(processes) && processes >= 1 && processes <= 8) ||
-    (processes > 1 && storeKind !== 'redis') ||
+    ((processes > 1 || roles === 'split') && storeKind !== 'redis') ||
+    !['all', 'split'].includes(roles) ||
     !['on', 'off'].includes(policies) ||
     !['single', 'batch', 'both'].includes(only) ||
     !(Number.isInteger(dlrDelayMs) && dlrDelayMs >= 0 && dlrDelayMs <= 600_000)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split]',
     );
     return 2;
   }
@@ -239,8 +244,17 @@ log: { level: info }
       // The node flags of `npm start`; --cpu-prof DIR adds a V8 CPU profile of each sluice process.
       const nodeArgs = ['--max-semi-space-size=64'];
       if (values['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`);
-      for (let i = 0; i < processes; i++)
-        sluices.push(await startSluice(config, 'inherit', nodeArgs, compiled));
+      if (roles === 'split') {
+        sluices.push(await startSluice(config, 'inherit', nodeArgs, compiled, ['--role', 'api']));
+        for (let i = 0; i < processes; i++) {
+          const args = ['--role', 'dispatch', '--http-port', '0'];
+          sluices.push(await startSluice(config, 'inherit', nodeArgs, compiled, args));
+        }
+      } else {
+        for (let i = 0; i < processes; i++)
+          sluices.push(await startSluice(config, 'inherit', nodeArgs, compiled));
+      }
+      // Two binds (TX and RX, or two TRX) per process that binds.
       while (sim.stats().binds.transceiver < 2 * processes) await once(sim.server, 'bound');
       let receipts = 0;
       let lastReceiptAt = 0;
@@ -288,7 +302,7 @@ log: { level: info }
       const perMessage = (n: number) => Math.round((n / accepted) * 100) / 100;
       // With several processes on one port a scrape reaches any one of them: counted for one only.
       const matchedBy: Record<string, number> = {};
-      if (processes === 1) await receiptCounts(httpPort, matchedBy);
+      if (processes === 1 && roles === 'all') await receiptCounts(httpPort, matchedBy);
       runs.push({
         endpoint,
         requests: result.requests.total,
@@ -344,6 +358,7 @@ log: { level: info }
     seconds,
     connections,
     processes,
+    roles,
     batchSize,
     policies,
     dlrDelayMs,
@@ -355,7 +370,7 @@ log: { level: info }
       '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  sluice RSS MB  receipts early  sluice CPU µs/msg  load CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg  calibration ms',
     );
     for (const r of runs) {
-      const early = processes === 1 ? String(r.receipts.early ?? 0) : '-';
+      const early = processes === 1 && roles === 'all' ? String(r.receipts.early ?? 0) : '-';
       console.log(
         `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(14)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(17)} ${String(r.loadCpuMicrosPerMessage).padStart(14)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)} ${r.calibrationMs.join('/').padStart(14)}`,
       );

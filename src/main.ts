@@ -88,6 +88,18 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     );
   }
 
+  // role api: no binds and no dispatchers; role dispatch: no API (README, "Roles").
+  const runsApi = config.role !== 'dispatch';
+  const runsDispatch = config.role !== 'api';
+  if (config.role !== 'all') {
+    logger.info(
+      { role: config.role },
+      runsApi
+        ? 'role api: HTTP API only; dispatch processes send the messages'
+        : 'role dispatch: connectors only; api processes take the messages',
+    );
+  }
+
   let simulator: Simulator | null = null;
   if (config.simulator.enabled) {
     const s = config.simulator;
@@ -115,7 +127,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   let inbound: InboundHandler | null = null;
   const clients = new Map<string, SmppClient>();
   const dispatchers: Dispatcher[] = [];
-  for (const c of config.connectors) {
+  for (const c of runsDispatch ? config.connectors : []) {
     const client = new SmppClient({
       host: c.host,
       port: c.port,
@@ -190,6 +202,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     metrics,
     logger,
     connectorsUp: () => [...clients].filter(([, c]) => c.sessions.length > 0).map(([name]) => name),
+    requireBind: runsDispatch,
     onStatus,
     policy,
   });
@@ -209,6 +222,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     logger,
     config: config.http,
     isShuttingDown: () => stopping,
+    serveApi: runsApi,
   });
   // Gauges read at a steady pace rather than per message; once before the API listens, so that
   // the first scrape already has every connector's series.

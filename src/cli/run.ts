@@ -1,16 +1,18 @@
 import { parseArgs } from 'node:util';
-import type { SluiceConfig } from '../config/types.js';
+import { PROCESS_ROLES, roleStoreProblem, type SluiceConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
 import { loadConfig, startGateway } from '../main.js';
 import type { Command } from './main.js';
 
-const USAGE = `usage: sluice run [--config FILE] [--http-host HOST] [--http-port PORT]
+const USAGE = `usage: sluice run [--config FILE] [--http-host HOST] [--http-port PORT] [--role all|api|dispatch]
 
 Runs the gateway. Without --config it runs the embedded default: an in-memory store, the built-in
 SMSC simulator as its only connector, and the HTTP API on 127.0.0.1:8080 with the API key 'dev-key'.
 The configuration reference is config/sluice.example.yaml. --http-host and --http-port override
-http.host and http.port (a container listens on 0.0.0.0).`;
+http.host and http.port (a container listens on 0.0.0.0). --role overrides role: all runs everything;
+api only the HTTP API; dispatch only the connectors (its HTTP port serves /healthz, /readyz and
+/metrics). api and dispatch processes need store kind: redis, which they share.`;
 
 export const command: Command = {
   summary: 'run the gateway',
@@ -19,6 +21,7 @@ export const command: Command = {
       config?: string | undefined;
       'http-host'?: string | undefined;
       'http-port'?: string | undefined;
+      role?: string | undefined;
       help?: boolean | undefined;
     };
     try {
@@ -28,6 +31,7 @@ export const command: Command = {
           config: { type: 'string', short: 'c' },
           'http-host': { type: 'string' },
           'http-port': { type: 'string' },
+          role: { type: 'string' },
           help: { type: 'boolean', short: 'h' },
         },
         strict: true,
@@ -58,6 +62,19 @@ export const command: Command = {
         return 2;
       }
       config.http.port = port;
+    }
+    if (values.role !== undefined) {
+      const role = PROCESS_ROLES.find((r) => r === values.role);
+      if (role === undefined) {
+        console.error(`sluice run: --role must be one of ${PROCESS_ROLES.join(', ')}, got '${values.role}'`);
+        return 2;
+      }
+      const problem = roleStoreProblem(role, config.store);
+      if (problem !== null) {
+        console.error(`sluice run: --role ${problem}`);
+        return 2;
+      }
+      config.role = role;
     }
     const logger = createLogger({ level: config.log.level });
     let gateway: Awaited<ReturnType<typeof startGateway>>;

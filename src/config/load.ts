@@ -27,6 +27,7 @@ import type {
   SluiceConfig,
   StoreConfig,
 } from './types.js';
+import { PROCESS_ROLES, roleStoreProblem } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -36,6 +37,7 @@ function keysOf<T>(keys: Record<keyof T, true>): string[] {
 }
 
 const TOP_KEYS = keysOf<SluiceConfig>({
+  role: true,
   http: true,
   store: true,
   connectors: true,
@@ -220,6 +222,7 @@ export function loadConfigFile(path: string, env: Env): SluiceConfig {
 export function embeddedConfig(): SluiceConfig {
   // A tree as a file would give it: the settings left out take their defaults in checkConfig.
   const config = {
+    role: 'all',
     http: { host: '127.0.0.1', port: 8080, maxBodyBytes: MIB },
     store: { kind: 'memory' },
     connectors: [
@@ -283,8 +286,11 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
   const top = isMapping(root)
     ? c.section('', root, TOP_KEYS, { ignoreKey: (k) => k.startsWith('x-') })
     : new Section(c, '', {}, false);
+  const role = top.oneOf('role', PROCESS_ROLES, 'all');
   const http = readHttp(top.section('http', HTTP_KEYS));
   const store = readStore(c, top);
+  const roleProblem = roleStoreProblem(role, store);
+  if (roleProblem !== null) c.report('role', roleProblem);
   const simulator = readSimulator(top.section('simulator', SIMULATOR_KEYS));
   const connectors = readConnectors(c, top);
   const senders = readSenders(c, top);
@@ -297,6 +303,7 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
   const log = top.section('log', LOG_KEYS);
   const max = Number.POSITIVE_INFINITY;
   return {
+    role,
     http,
     store,
     connectors: connectors.list,

@@ -115,7 +115,23 @@ export interface SimulatorConfig {
   dlrDelayMs: number;
 }
 
+/**
+ * What one process runs: everything (the default), only the HTTP API (intake, status, opt-outs,
+ * metrics), or only the connectors (binds, dispatchers, receipts, keywords; its HTTP port serves
+ * /healthz, /readyz and /metrics). api and dispatch processes share their queue through Redis.
+ */
+export const PROCESS_ROLES = ['all', 'api', 'dispatch'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+/** Why this role cannot run on this store, or null when it can. */
+export function roleStoreProblem(role: ProcessRole, store: StoreConfig): string | null {
+  if (role === 'all' || store.kind === 'redis') return null;
+  return `'${role}' needs store kind: redis (api and dispatch processes share their queue through it; a memory store is one process's own)`;
+}
+
 export interface SluiceConfig {
+  /** What this process runs; `sluice run --role` overrides it. */
+  role: ProcessRole;
   http: HttpConfig;
   store: StoreConfig;
   connectors: ConnectorConfig[];

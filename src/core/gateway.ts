@@ -28,6 +28,11 @@ export interface GatewayOptions {
   logger: Logger;
   /** Connector names with at least one bind up right now. */
   connectorsUp: () => string[];
+  /**
+   * Ready only with a bind up (default true). An api-role process has no binds: the store alone
+   * decides its readiness.
+   */
+  requireBind?: boolean;
   /** Told of every message accepted and queued, once, after it is durable. */
   onStatus?: (record: MessageRecord) => void;
   /** Rate limits and the opt-out list; absent: neither (unit tests of the core alone). */
@@ -210,7 +215,8 @@ export class Gateway implements GatewayApi {
       () => false,
     );
     const connectorsUp = this.#o.connectorsUp();
-    return { ready: store && connectorsUp.length > 0, store, connectorsUp };
+    const binds = this.#o.requireBind === false || connectorsUp.length > 0;
+    return { ready: store && binds, store, connectorsUp };
   }
 
   async #blockedBy(records: readonly MessageRecord[]): Promise<Array<string | null>> {

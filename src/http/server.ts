@@ -65,6 +65,11 @@ export interface HttpServerOptions {
   /** The opt-out list's API (/v1/optouts/…); absent: those routes answer 404. */
   optouts?: OptOutApi;
   /**
+   * Serve the API (/v1/…); default true. False for a dispatch-role process: only /healthz,
+   * /readyz and /metrics, and 404 for the rest.
+   */
+  serveApi?: boolean;
+  /**
    * Most bytes of one opt-out import (POST /v1/optouts/import), which is streamed rather than
    * buffered and so has its own limit, not maxBodyBytes. Default 256 MiB.
    */
@@ -563,34 +568,39 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   // --- routing ----------------------------------------------------------------------------------
 
-  const submitStats = statsFor(ROUTE.messages);
-  const batchStats = statsFor(ROUTE.batch);
-  const messageStats = statsFor(ROUTE.message);
-  const segmentsStats = statsFor(ROUTE.segments);
+  const serveApi = options.serveApi ?? true;
   const healthStats = statsFor(ROUTE.healthz);
   const readyStats = statsFor(ROUTE.readyz);
   const metricsStats = statsFor(ROUTE.metrics);
   const unmatchedStats = statsFor(UNMATCHED_ROUTE);
 
-  app.post(uwsPattern(ROUTE.messages), (res, req) => beginJson(res, req, submitStats, onSubmitBody, 'take'));
-  app.post(uwsPattern(ROUTE.batch), (res, req) => beginJson(res, req, batchStats, onBatchBody, 'refuse'));
-  app.post(uwsPattern(ROUTE.segments), (res, req) =>
-    beginJson(res, req, segmentsStats, onSegmentsBody, 'ignore'),
-  );
+  if (serveApi) {
+    const submitStats = statsFor(ROUTE.messages);
+    const batchStats = statsFor(ROUTE.batch);
+    const messageStats = statsFor(ROUTE.message);
+    const segmentsStats = statsFor(ROUTE.segments);
+    app.post(uwsPattern(ROUTE.messages), (res, req) =>
+      beginJson(res, req, submitStats, onSubmitBody, 'take'),
+    );
+    app.post(uwsPattern(ROUTE.batch), (res, req) => beginJson(res, req, batchStats, onBatchBody, 'refuse'));
+    app.post(uwsPattern(ROUTE.segments), (res, req) =>
+      beginJson(res, req, segmentsStats, onSegmentsBody, 'ignore'),
+    );
 
-  app.get(uwsPattern(ROUTE.message), (res, req) => {
-    const ex = begin(res, messageStats);
-    const authorization = req.getHeader('authorization');
-    const id = req.getParameter(0) ?? '';
-    const account = authorize(ex, authorization, false);
-    if (account === null) return;
-    if (id.length === 0 || id.length > MAX_ID_CHARS) {
-      sendProblem(ex, problem(404, PROBLEM.notFound, 'no such message'));
-      return;
-    }
-    res.onAborted(() => abort(ex));
-    void getMessage(ex, account, id);
-  });
+    app.get(uwsPattern(ROUTE.message), (res, req) => {
+      const ex = begin(res, messageStats);
+      const authorization = req.getHeader('authorization');
+      const id = req.getParameter(0) ?? '';
+      const account = authorize(ex, authorization, false);
+      if (account === null) return;
+      if (id.length === 0 || id.length > MAX_ID_CHARS) {
+        sendProblem(ex, problem(404, PROBLEM.notFound, 'no such message'));
+        return;
+      }
+      res.onAborted(() => abort(ex));
+      void getMessage(ex, account, id);
+    });
+  }
 
   app.get(uwsPattern(ROUTE.healthz), (res) => send(begin(res, healthStats), 200, JSON_TYPE, HEALTHY_BODY));
 
@@ -625,11 +635,24 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     beginJson,
     isClosing: () => closing,
   };
-  registerOptOutRoutes(app, kit, options.optouts, options.optoutImportMaxBytes ?? DEFAULT_IMPORT_MAX_BYTES);
+  if (serveApi) {
+    registerOptOutRoutes(app, kit, options.optouts, options.optoutImportMaxBytes ?? DEFAULT_IMPORT_MAX_BYTES);
+  } else {
+    const elsewhere = JSON.stringify(
+      problem(
+        404,
+        PROBLEM.notFound,
+        'this process runs the connectors only (role dispatch): the API is served by api processes',
+      ),
+    );
+    app.any('/v1/*', (res) => send(begin(res, unmatchedStats), 404, PROBLEM_TYPE, elsewhere));
+  }
 
   // Any other method on a known path: 405 with Allow. uWS tries method-specific handlers before
   // `any`, so these only see what the handlers above do not take.
-  const templates = new Set<RouteTemplate>(Object.values(ROUTE));
+  const templates = new Set<RouteTemplate>(
+    Object.values(ROUTE).filter((t) => serveApi || !t.startsWith('/v1/')),
+  );
   for (const template of templates) {
     const s = statsFor(template);
     const allow = allowHeader(template);

@@ -70,7 +70,7 @@ describe('all problems at once', () => {
 
   it('refuses a document that is not a mapping', () => {
     expect(problemsOf(() => parseConfig('- connectors', {}))).toEqual([
-      'the configuration must be a mapping of settings (http, store, connectors, routes, senders, apiKeys, messages, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
+      'the configuration must be a mapping of settings (role, http, store, connectors, routes, senders, apiKeys, messages, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
     ]);
   });
 
@@ -291,6 +291,7 @@ describe('defaults', () => {
       },
       log: { level: 'info' },
       shutdownTimeoutSeconds: 20,
+      role: 'all',
     });
   });
 

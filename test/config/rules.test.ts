@@ -485,6 +485,7 @@ describe('HTTP, messages, TTLs, log, simulator, shutdown', () => {
     ],
     ['simulator.systemId', '', "simulator.systemId must not be empty, got ''"],
     ['shutdownTimeoutSeconds', 0, 'shutdownTimeoutSeconds must be an integer 1..3600, got 0'],
+    ['role', 'smsbox', "role must be one of all, api, dispatch, got 'smsbox'"],
   ]);
   accepts([
     ['http.maxBodyBytes', 1024],
@@ -547,5 +548,28 @@ describe('sender policy', () => {
     const problems = problemsIn(withValue(baseTree(), 'senders[0].keywords', { optIn: ['STOP'] }));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^senders\[0\]\.keywords .*STOP/);
+  });
+});
+
+describe('role', () => {
+  accepts([
+    ['role', 'all'],
+    ['role', 'api'],
+    ['role', 'dispatch'],
+  ]);
+
+  it.each(['api', 'dispatch'])(
+    'refuses %s with the memory store, which no other process can share',
+    (role) => {
+      const tree = withValues(baseTree(), { role, store: { kind: 'memory' } });
+      expect(problemsIn(tree)).toEqual([
+        `role '${role}' needs store kind: redis (api and dispatch processes share their queue through it; a memory store is one process's own)`,
+      ]);
+    },
+  );
+
+  it('defaults to all, also with the memory store', () => {
+    expect(parseTree(baseTree()).role).toBe('all');
+    expect(parseTree(withValue(baseTree(), 'store', { kind: 'memory' })).role).toBe('all');
   });
 });

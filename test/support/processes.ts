@@ -35,9 +35,10 @@ export async function startSluice(
   stderr: 'pipe' | 'inherit' = 'pipe',
   nodeArgs: readonly string[] = [],
   compiled?: string,
+  runArgs: readonly string[] = [],
 ): Promise<ChildProcess> {
   const entry = compiled ? [join(compiled, 'cli', 'main.js')] : ['--import', 'tsx', 'src/cli/main.ts'];
-  const args = [...nodeArgs, ...entry, 'run', '--config', config];
+  const args = [...nodeArgs, ...entry, 'run', '--config', config, ...runArgs];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', stderr],
