@@ -77,17 +77,6 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   const cas = new Map(
     config.connectors.flatMap((c) => (c.tls?.ca ? [[c.name, readCa(c.name, c.tls.ca)] as const] : [])),
   );
-  const store = createStore(config.store, {
-    clock,
-    logger,
-    ttl: { messageSeconds: config.ttl.messageSeconds },
-  });
-  if (store.kind === 'memory') {
-    logger.warn(
-      'memory store: accepted messages live only in this process and are lost if it stops; use Redis in production',
-    );
-  }
-
   // role api: no binds and no dispatchers; role dispatch: no API (README, "Roles").
   const runsApi = config.role !== 'dispatch';
   const runsDispatch = config.role !== 'api';
@@ -97,6 +86,18 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       runsApi
         ? 'role api: HTTP API only; dispatch processes send the messages'
         : 'role dispatch: connectors only; api processes take the messages',
+    );
+  }
+
+  const store = createStore(config.store, {
+    clock,
+    logger,
+    ttl: { messageSeconds: config.ttl.messageSeconds },
+    claims: runsDispatch,
+  });
+  if (store.kind === 'memory') {
+    logger.warn(
+      'memory store: accepted messages live only in this process and are lost if it stops; use Redis in production',
     );
   }
 

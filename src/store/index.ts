@@ -18,6 +18,8 @@ export interface CreateStoreOptions {
   clock?: Clock;
   logger?: Logger;
   ttl: { messageSeconds: number };
+  /** Whether this process claims from the queue (RedisStoreOptions.claims); default true. */
+  claims?: boolean;
 }
 
 export function createStore(config: StoreConfig, options: CreateStoreOptions): Store {
@@ -30,6 +32,11 @@ export function createStore(config: StoreConfig, options: CreateStoreOptions): S
     case 'memory':
       return new MemoryStore(common);
     case 'redis':
-      return new RedisStore({ ...common, url: config.url, keyPrefix: config.keyPrefix });
+      return new RedisStore({
+        ...common,
+        url: config.url,
+        keyPrefix: config.keyPrefix,
+        ...(options.claims === false ? { claims: false } : {}),
+      });
   }
 }

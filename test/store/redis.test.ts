@@ -286,6 +286,27 @@ describe('RedisStore', () => {
     }
   });
 
+  it('keeps no copies in a process that does not claim (role api): its claims come without records', async () => {
+    const clock = new ManualClock();
+    const store = new RedisStore({
+      url: redisServer.url,
+      keyPrefix: `t${++prefixes}`,
+      clock,
+      messageTtlSeconds: TTL_SECONDS,
+      claims: false,
+    });
+    try {
+      const a = makeRecord();
+      await store.messages.enqueue([a]);
+      const [e] = await store.queue.claim('c1', 'w1', 10, 0, 60_000);
+      expect(e).toMatchObject({ messageId: a.id, deliveries: 0 });
+      expect(e!.record).toBeUndefined();
+      expect(await store.messages.getMany([a.id])).toEqual([a]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('scans the pending list for idle entries at most every tenth of the reclaim time', async () => {
     const clock = new ManualClock();
     const store = newStore(clock);

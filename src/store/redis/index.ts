@@ -56,6 +56,11 @@ export interface RedisStoreOptions {
   /** Decides when deferred entries are due. */
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Whether this process claims from the queue (default true). False (role api): the records it
+   * enqueues are not kept for a first claim here that never comes.
+   */
+  claims?: boolean;
   /** ioredis options laid over the store's own (auto-pipelining stays on). */
   redisOptions?: RedisOptions;
 }
@@ -81,6 +86,11 @@ class RecentEnqueues {
 
   constructor(max: number) {
     this.#max = max;
+  }
+
+  /** False when nothing is kept (max 0): the caller need not make copies. */
+  get enabled(): boolean {
+    return this.#max > 0;
   }
 
   offer(entryId: string, record: MessageRecord): void {
@@ -157,7 +167,7 @@ export class RedisStore implements Store {
       keys: this.keys,
       clock: options.clock ?? systemClock,
       logger,
-      recent: new RecentEnqueues(RECENT_ENQUEUES),
+      recent: new RecentEnqueues(options.claims === false ? 0 : RECENT_ENQUEUES),
     };
     this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
     this.queue = new RedisQueueStore(ctx);
@@ -220,18 +230,20 @@ export class RedisMessageStore implements MessageStore {
     const { keys } = this.#ctx;
     const seen = new Set<string>();
     const group: EnqueueGroup = { keys: [], args: [] };
-    // Taken with the encoding, so each copy is what was written.
-    const copies: MessageRecord[] = [];
+    // Taken with the encoding, so each copy is what was written; none in a process that claims
+    // nothing (role api).
+    const copies: MessageRecord[] | null = this.#ctx.recent.enabled ? [] : null;
     for (const r of records) {
       // The script checks the store; a batch that names one id twice is caught here.
       if (seen.has(r.id)) throw new DuplicateMessageError(r.id);
       seen.add(r.id);
       group.keys.push(keys.message(r.id), keys.stream(r.connector));
       group.args.push(r.id, encodeRecord(r));
-      copies.push(copyRecord(r));
+      copies?.push(copyRecord(r));
     }
     const answer = await this.#enqueues.add(group);
     if ('duplicate' in answer) throw new DuplicateMessageError(answer.duplicate);
+    if (copies === null) return;
     for (let i = 0; i < copies.length; i++) this.#ctx.recent.offer(answer.entryIds[i]!, copies[i]!);
   }
 
