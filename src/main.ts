@@ -59,7 +59,10 @@ export interface StartOptions {
   clock?: Clock;
   /** The queue consumer name of this process; default host-pid-random. */
   consumer?: string;
-  /** Dispatcher tuning: tests shorten the reclaim time of a crashed process's entries and the retry backoff. */
+  /**
+   * Dispatcher tuning: tests shorten the reclaim time of a crashed process's entries below the
+   * configuration's whole seconds (queue.reclaimSeconds), and the retry backoff.
+   */
   reclaimIdleMs?: number;
   retryInitialMs?: number;
 }
@@ -188,7 +191,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
         logger,
         metrics,
         onStatus,
-        ...(options.reclaimIdleMs !== undefined ? { reclaimIdleMs: options.reclaimIdleMs } : {}),
+        reclaimIdleMs: options.reclaimIdleMs ?? config.queue.reclaimSeconds * 1000,
         ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
       }),
     );

@@ -45,6 +45,7 @@ const TOP_KEYS = keysOf<SluiceConfig>({
   senders: true,
   apiKeys: true,
   messages: true,
+  queue: true,
   ttl: true,
   simulator: true,
   log: true,
@@ -97,6 +98,7 @@ const API_KEY_KEYS = keysOf<ApiKeyConfig>({
   rateBurst: true,
 });
 const MESSAGES_KEYS = keysOf<SluiceConfig['messages']>({ defaultValiditySeconds: true, maxParts: true });
+const QUEUE_KEYS = keysOf<SluiceConfig['queue']>({ reclaimSeconds: true });
 const TTL_KEYS = keysOf<SluiceConfig['ttl']>({
   messageSeconds: true,
   correlationSeconds: true,
@@ -253,6 +255,7 @@ export function embeddedConfig(): SluiceConfig {
     ],
     apiKeys: [{ name: 'dev', key: 'dev-key', senders: ['*'] }],
     messages: { defaultValiditySeconds: 172_800, maxParts: 10 },
+    queue: { reclaimSeconds: 30 },
     ttl: { messageSeconds: 604_800, correlationSeconds: 259_200, idempotencySeconds: 86_400 },
     simulator: {
       enabled: true,
@@ -299,6 +302,7 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
   const apiKeys = readApiKeys(c, top, senders, devMode);
 
   const messages = top.section('messages', MESSAGES_KEYS);
+  const queue = top.section('queue', QUEUE_KEYS);
   const ttl = top.section('ttl', TTL_KEYS);
   const log = top.section('log', LOG_KEYS);
   const max = Number.POSITIVE_INFINITY;
@@ -315,6 +319,7 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
       // 255: the concatenation headers count parts in one octet.
       maxParts: messages.integer('maxParts', 1, 255, 10),
     },
+    queue: { reclaimSeconds: queue.integer('reclaimSeconds', 1, 3600, 30) },
     ttl: {
       messageSeconds: ttl.integer('messageSeconds', 1, max, 604_800),
       correlationSeconds: ttl.integer('correlationSeconds', 1, max, 259_200),

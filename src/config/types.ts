@@ -144,6 +144,13 @@ export interface SluiceConfig {
     defaultValiditySeconds: number;
     maxParts: number;
   };
+  queue: {
+    /**
+     * Seconds a queue entry handed out may go unacknowledged before another process takes it
+     * over (its holder died). A live holder keeps its entries every third of this time.
+     */
+    reclaimSeconds: number;
+  };
   ttl: {
     /** How long a message record is kept after it was created. */
     messageSeconds: number;

@@ -70,7 +70,7 @@ describe('all problems at once', () => {
 
   it('refuses a document that is not a mapping', () => {
     expect(problemsOf(() => parseConfig('- connectors', {}))).toEqual([
-      'the configuration must be a mapping of settings (role, http, store, connectors, routes, senders, apiKeys, messages, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
+      'the configuration must be a mapping of settings (role, http, store, connectors, routes, senders, apiKeys, messages, queue, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
     ]);
   });
 
@@ -280,6 +280,7 @@ describe('defaults', () => {
       ],
       apiKeys: [{ name: 'web', key: '0123456789abcdef', senders: ['*'], rateLimit: 0, rateBurst: 1 }],
       messages: { defaultValiditySeconds: 172_800, maxParts: 10 },
+      queue: { reclaimSeconds: 30 },
       ttl: { messageSeconds: 604_800, correlationSeconds: 259_200, idempotencySeconds: 86_400 },
       simulator: {
         enabled: false,

@@ -486,6 +486,8 @@ describe('HTTP, messages, TTLs, log, simulator, shutdown', () => {
     ['simulator.systemId', '', "simulator.systemId must not be empty, got ''"],
     ['shutdownTimeoutSeconds', 0, 'shutdownTimeoutSeconds must be an integer 1..3600, got 0'],
     ['role', 'smsbox', "role must be one of all, api, dispatch, got 'smsbox'"],
+    ['queue.reclaimSeconds', 0, 'queue.reclaimSeconds must be an integer 1..3600, got 0'],
+    ['queue.reclaimSeconds', 3601, 'queue.reclaimSeconds must be an integer 1..3600, got 3601'],
   ]);
   accepts([
     ['http.maxBodyBytes', 1024],
