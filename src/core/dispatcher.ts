@@ -306,7 +306,17 @@ export class Dispatcher {
     });
     if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
-    if (submitted.length > 0) await this.#correlate(record.id, submitted);
+    const correlate: Array<[number, { smscId: string }]> = submitted;
+    if (entry.deliveries > 0) {
+      // Reclaimed: the earlier holder may have died after recording SMSC ids and before writing
+      // their correlations. Written again (the same keys), so that the receipts still match, and
+      // those that came meanwhile, stashed as early, are applied now.
+      for (const p of (written ?? record).parts) {
+        if (p.smscId !== null && !isFinalPart(p.state) && !outcomes.has(p.index))
+          correlate.push([p.index, { smscId: p.smscId }]);
+      }
+    }
+    if (correlate.length > 0) await this.#correlate(record.id, correlate);
     recorded.resolve(written);
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });

@@ -1,7 +1,8 @@
 /**
  * Durability: sluice on Redis accepts messages while its SMSC is down, is killed with SIGKILL,
  * starts again, the SMSC comes up: every accepted message is delivered, none lost, and the
- * duplicates (the same message submitted twice) are counted and reported.
+ * duplicates (the same message submitted twice) are counted and reported. Then the same with the
+ * roles split, the dispatch process killed with its window full: another takes over its messages.
  */
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -111,6 +112,125 @@ log: { level: info }
     } finally {
       sluice.kill('SIGTERM');
       await once(sluice, 'exit');
+      await sim.stop();
+    }
+  }, 60_000);
+});
+
+describe('crash of a dispatch process with its window full (roles split)', () => {
+  it(`delivers all ${N} messages the api process accepted, the killed process's in-flight ones sent again and reported`, async () => {
+    const smscPort = await freePort();
+    const apiPort = await freePort();
+    const config = join(dir.path, 'roles.yaml');
+    writeFileSync(
+      config,
+      `
+http: { host: 127.0.0.1, port: ${apiPort} }
+store: { kind: redis, url: '${redis.url}', keyPrefix: rolecrash }
+simulator: { enabled: false }
+queue: { reclaimSeconds: 1 }
+connectors:
+  - name: carrier
+    host: 127.0.0.1
+    port: ${smscPort}
+    systemId: sluice
+    password: sluice
+    window: 10
+    enquireLinkIntervalMs: 0
+senders: [{ address: '12345', type: shortcode }]
+routes: [{ connector: carrier }]
+apiKeys: [{ name: crash, key: ${KEY}, senders: ['*'] }]
+log: { level: info }
+`,
+    );
+    const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    // The SMSC answers each submit after 200 ms: the first window's worth is in flight at the kill.
+    const sim = new Simulator({
+      port: smscPort,
+      accounts: [{ systemId: 'sluice', password: 'sluice' }],
+      dlrDelayMs: 0,
+      submitDelayMs: 200,
+    });
+    await sim.start();
+    const dispatchArgs = async () => ['--role', 'dispatch', '--http-port', String(await freePort())];
+    const api = await startSluice(config, 'pipe', [], undefined, ['--role', 'api']);
+    let dispatch = await startSluice(config, 'pipe', [], undefined, await dispatchArgs());
+    let replacement: typeof dispatch | null = null;
+    const submitsByBody = new Map<string, number>();
+    const first = dispatch;
+    const killed = new Promise<void>((resolve) =>
+      sim.on('submit', (r) => {
+        const body = r.pdu.short_message.toString('latin1');
+        submitsByBody.set(body, (submitsByBody.get(body) ?? 0) + 1);
+        if (submitsByBody.size === 10 && first.signalCode === null) {
+          first.kill('SIGKILL');
+          resolve();
+        }
+      }),
+    );
+    try {
+      const messages = Array.from({ length: N }, (_, i) => ({
+        from: '12345',
+        to: '+447700900123',
+        body: `role crash message ${i}`,
+      }));
+      const res = await fetch(`http://127.0.0.1:${apiPort}/v1/messages/batch`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ messages }),
+      });
+      expect(res.status).toBe(200);
+      const ids = ((await res.json()) as { results: Array<{ message: { id: string } }> }).results.map(
+        (r) => r.message.id,
+      );
+      await killed;
+      await once(dispatch, 'exit');
+      replacement = await startSluice(config, 'pipe', [], undefined, await dispatchArgs());
+      dispatch = replacement;
+
+      // Looked up through the api process until every message says delivered: the replacement
+      // takes the killed process's entries over once they have been idle for reclaimSeconds.
+      const statuses = new Map<string, string>();
+      const pending = () => ids.filter((id) => statuses.get(id) !== 'delivered');
+      let receipts = 0;
+      let onReceipt: (() => void) | null = null;
+      sim.on('delivered', () => {
+        receipts++;
+        onReceipt?.();
+      });
+      for (;;) {
+        const seen = receipts;
+        for (const id of pending()) {
+          const got = await fetch(`http://127.0.0.1:${apiPort}/v1/messages/${id}`, { headers });
+          statuses.set(id, ((await got.json()) as { status: string }).status);
+        }
+        if (pending().length === 0) break;
+        // Another look once another receipt has been recorded (at once if one came meanwhile).
+        if (receipts === seen) await new Promise<void>((resolve) => (onReceipt = resolve));
+        onReceipt = null;
+      }
+      expect(pending()).toEqual([]);
+
+      // None lost; the in-flight ones went twice, and the replacement reported at least those.
+      expect(submitsByBody.size).toBe(N);
+      const duplicates = [...submitsByBody.values()].reduce((n, c) => n + (c - 1), 0);
+      const metricsPort = Number(replacement.spawnargs.at(-1));
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const reported = Number(
+        /sluice_duplicate_submits_total\{connector="carrier"\} (\d+)/.exec(metrics)?.[1] ?? '0',
+      );
+      process.stderr.write(
+        `roles crash test: ${N} accepted, ${submitsByBody.size} delivered, ${duplicates} duplicates at the SMSC, ${reported} reported by sluice\n`,
+      );
+      expect(duplicates).toBeGreaterThan(0);
+      expect(reported).toBeGreaterThanOrEqual(duplicates);
+    } finally {
+      for (const p of [api, dispatch]) {
+        if (p.exitCode === null && p.signalCode === null) {
+          p.kill('SIGTERM');
+          await once(p, 'exit');
+        }
+      }
       await sim.stop();
     }
   }, 60_000);

@@ -3,11 +3,15 @@
  * once with the memory store and once with a real redis-server.
  */
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
 import { CommandStatus } from '../../src/smpp/constants.js';
+import { SmppClient } from '../../src/smpp/index.js';
+import { GROUP, RedisKeys } from '../../src/store/redis/index.js';
+import { encodeRecord } from '../../src/store/redis/record.js';
 import { type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
@@ -274,4 +278,79 @@ describe('two processes on one Redis', () => {
       await peer?.stop('test done');
     }
   });
+
+  it('takes over a message whose holder died after recording its SMSC id and before its correlation: the receipt still matches', async () => {
+    const storeConfig = redisStore();
+    if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');
+    rig = await startRig({ store: storeConfig, sim: { holdReceipts: true } });
+    // A real SMSC id and a receipt held for it: a submit from another client of the same account.
+    const other = new SmppClient({
+      host: '127.0.0.1',
+      port: rig.config.connectors[0]!.port,
+      system_id: 'sluice',
+      password: 'sluice',
+      bind: 'transmitter',
+      session: { enquireLinkIntervalMs: 0 },
+    });
+    const bound = once(other, 'bound');
+    other.start();
+    await bound;
+    const resp = await other.submit({
+      source_addr: '12345',
+      destination_addr: '447700900123',
+      registered_delivery: 1,
+      short_message: Buffer.from('Taken over'),
+    });
+    await other.stop();
+    // The dead holder's state: the record written with the SMSC id, the correlation not, and the
+    // queue entry still pending for it. One transaction, so no live reader takes the entry first.
+    const record = makeSentRecord(resp.message_id, rig.config.connectors[0]!.name);
+    const keys = new RedisKeys(storeConfig.keyPrefix);
+    const admin = new Redis(storeConfig.url);
+    try {
+      await admin
+        .multi()
+        .set(keys.message(record.id), encodeRecord(record), 'EX', 3600)
+        .xadd(keys.stream(record.connector), '*', 'm', record.id)
+        .xreadgroup('GROUP', GROUP, 'dead-holder', 'COUNT', 1, 'STREAMS', keys.stream(record.connector), '>')
+        .exec();
+    } finally {
+      admin.disconnect();
+    }
+    const delivered = rig.statusReached(record.id, 'delivered');
+    rig.sim.releaseReceipts(1);
+    expect((await delivered).parts[0]).toMatchObject({ smscId: resp.message_id, state: 'delivered' });
+  });
 });
+
+/** A one-part message as a dispatcher records it once the SMSC has answered with `smscId`. */
+function makeSentRecord(smscId: string, connector: string): MessageRecord {
+  const at = Date.now();
+  return {
+    id: '01JTAKEOVER0000000000000001',
+    channel: 'sms',
+    account: 'dev',
+    from: '12345',
+    to: '447700900123',
+    body: 'Taken over',
+    encoding: 'gsm7',
+    dataCoding: 0,
+    connector,
+    reference: null,
+    campaignId: null,
+    callbackUrl: null,
+    createdAt: at,
+    validUntil: at + 3_600_000,
+    status: 'sent',
+    error: null,
+    attempts: 1,
+    parts: [{ index: 0, units: 10, smscId, state: 'submitted', submittedAt: at, finalAt: null, error: null }],
+    events: [
+      { status: 'accepted', at },
+      { status: 'queued', at },
+      { status: 'sending', at },
+      { status: 'sent', at },
+    ],
+    version: 2,
+  };
+}
