@@ -5,11 +5,10 @@
  * roles split, the dispatch process killed with its window full: another takes over its messages.
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
-import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
+import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { redisForFile } from '../support/redis-server.js';
 
 const N = 60;
@@ -22,27 +21,14 @@ describe('crash while the SMSC is down', () => {
   it(`delivers all ${N} accepted messages after SIGKILL and restart, none lost`, async () => {
     const smscPort = await freePort();
     const httpPort = await freePort();
-    const config = join(dir.path, 'sluice.yaml');
-    writeFileSync(
-      config,
-      `
-http: { host: 127.0.0.1, port: ${httpPort} }
-store: { kind: redis, url: '${redis.url}', keyPrefix: crash }
-simulator: { enabled: false }
-connectors:
-  - name: carrier
-    host: 127.0.0.1
-    port: ${smscPort}
-    systemId: sluice
-    password: sluice
-    window: 50
-    enquireLinkIntervalMs: 0
-senders: [{ address: '12345', type: shortcode }]
-routes: [{ connector: carrier }]
-apiKeys: [{ name: crash, key: ${KEY}, senders: ['*'] }]
-log: { level: info }
-`,
-    );
+    const config = writeCarrierConfig(join(dir.path, 'sluice.yaml'), {
+      httpPort,
+      smscPort,
+      redisUrl: redis.url,
+      keyPrefix: 'crash',
+      window: 50,
+      apiKey: KEY,
+    });
     const base = `http://127.0.0.1:${httpPort}`;
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
 
@@ -121,28 +107,15 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
   it(`delivers all ${N} messages the api process accepted, the killed process's in-flight ones sent again and reported`, async () => {
     const smscPort = await freePort();
     const apiPort = await freePort();
-    const config = join(dir.path, 'roles.yaml');
-    writeFileSync(
-      config,
-      `
-http: { host: 127.0.0.1, port: ${apiPort} }
-store: { kind: redis, url: '${redis.url}', keyPrefix: rolecrash }
-simulator: { enabled: false }
-queue: { reclaimSeconds: 1 }
-connectors:
-  - name: carrier
-    host: 127.0.0.1
-    port: ${smscPort}
-    systemId: sluice
-    password: sluice
-    window: 10
-    enquireLinkIntervalMs: 0
-senders: [{ address: '12345', type: shortcode }]
-routes: [{ connector: carrier }]
-apiKeys: [{ name: crash, key: ${KEY}, senders: ['*'] }]
-log: { level: info }
-`,
-    );
+    const config = writeCarrierConfig(join(dir.path, 'roles.yaml'), {
+      httpPort: apiPort,
+      smscPort,
+      redisUrl: redis.url,
+      keyPrefix: 'rolecrash',
+      window: 10,
+      apiKey: KEY,
+      extra: 'queue: { reclaimSeconds: 1 }',
+    });
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
     // The SMSC answers each submit after 200 ms: the first window's worth is in flight at the kill.
     const sim = new Simulator({

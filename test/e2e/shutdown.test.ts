@@ -7,13 +7,12 @@
  * every message it had accepted, and none was sent twice: only a crash may cause duplicates.
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
 import type { Session } from '../../src/smpp/session.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/keys.js';
-import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
+import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { redisForFile } from '../support/redis-server.js';
 
 const KEY = 'shutdown-test-key-0123456789';
@@ -44,22 +43,15 @@ describe('SIGTERM under load', () => {
     );
 
     const httpPort = await freePort();
-    const config = join(dir.path, 'sluice.yaml');
-    writeFileSync(
-      config,
-      `
-http: { host: 127.0.0.1, port: ${httpPort} }
-store: { kind: redis, url: '${redis.url}', keyPrefix: shutdown }
-simulator: { enabled: false }
-connectors:
-  - { name: carrier, host: 127.0.0.1, port: ${smpp.port}, systemId: sluice, password: sluice, window: 20, enquireLinkIntervalMs: 0 }
-senders: [{ address: '12345', type: shortcode, rateLimit: 0 }]
-routes: [{ connector: carrier }]
-apiKeys: [{ name: shutdown, key: ${KEY}, senders: ['*'] }]
-shutdownTimeoutSeconds: 20
-log: { level: info }
-`,
-    );
+    const config = writeCarrierConfig(join(dir.path, 'sluice.yaml'), {
+      httpPort,
+      smscPort: smpp.port,
+      redisUrl: redis.url,
+      keyPrefix: 'shutdown',
+      window: 20,
+      apiKey: KEY,
+      extra: 'shutdownTimeoutSeconds: 20',
+    });
     const base = `http://127.0.0.1:${httpPort}`;
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
 

@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,4 +90,39 @@ export function tmpDirForFile(prefix: string): { readonly path: string } {
       return path;
     },
   };
+}
+
+export interface CarrierConfig {
+  httpPort: number;
+  smscPort: number;
+  redisUrl: string;
+  keyPrefix: string;
+  /** The connector's window. */
+  window: number;
+  apiKey: string;
+  /** YAML appended at the top level (queue, shutdownTimeoutSeconds, …). */
+  extra?: string;
+}
+
+/**
+ * Writes the configuration of a sluice process on Redis with one connector, 'carrier', at
+ * 127.0.0.1:smscPort (account sluice/sluice), the sender 12345 and one API key; returns `file`.
+ */
+export function writeCarrierConfig(file: string, c: CarrierConfig): string {
+  writeFileSync(
+    file,
+    `
+http: { host: 127.0.0.1, port: ${c.httpPort} }
+store: { kind: redis, url: '${c.redisUrl}', keyPrefix: ${c.keyPrefix} }
+simulator: { enabled: false }
+connectors:
+  - { name: carrier, host: 127.0.0.1, port: ${c.smscPort}, systemId: sluice, password: sluice, window: ${c.window}, enquireLinkIntervalMs: 0 }
+senders: [{ address: '12345', type: shortcode }]
+routes: [{ connector: carrier }]
+apiKeys: [{ name: ${c.keyPrefix}, key: ${c.apiKey}, senders: ['*'] }]
+log: { level: info }
+${c.extra ?? ''}
+`,
+  );
+  return file;
 }
