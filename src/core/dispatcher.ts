@@ -306,7 +306,7 @@ export class Dispatcher {
     });
     if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
-    const correlate: Array<[number, { smscId: string }]> = submitted;
+    const correlate: Array<[number, { smscId: string }]> = [...submitted];
     if (entry.deliveries > 0) {
       // Reclaimed: the earlier holder may have died after recording SMSC ids and before writing
       // their correlations. Written again (the same keys), so that the receipts still match, and

@@ -320,6 +320,10 @@ describe('two processes on one Redis', () => {
     const delivered = rig.statusReached(record.id, 'delivered');
     rig.sim.releaseReceipts(1);
     expect((await delivered).parts[0]).toMatchObject({ smscId: resp.message_id, state: 'delivered' });
+    // Taken over, not sent again: counted delivered here, never sent.
+    const counted = (await rig.gateway.metrics.messages.get()).values.map((v) => [v.labels.status, v.value]);
+    expect(counted).toEqual([['delivered', 1]]);
+    expect(rig.sim.stats().submits).toBe(1);
   });
 });
 
