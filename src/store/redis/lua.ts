@@ -12,7 +12,8 @@ export interface LuaScript {
   readonly sha: string;
 }
 
-function script(name: string, source: string): LuaScript {
+/** A script with its SHA-1, for EVALSHA (runScript); every Lua script of the Redis store is made here. */
+export function script(name: string, source: string): LuaScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 

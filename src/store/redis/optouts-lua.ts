@@ -4,13 +4,7 @@
  * touches one slot and stays valid under Redis Cluster. Run through runScript (lua.ts): EVALSHA,
  * EVAL when the server lost its script cache.
  */
-import { createHash } from 'node:crypto';
-import type { LuaScript } from './lua.js';
-
-// lua.ts builds its scripts with a helper it does not export; this is the same two lines.
-function script(name: string, source: string): LuaScript {
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
-}
+import { script } from './lua.js';
 
 /**
  * KEYS[1]: the number's entries hash, KEYS[2]: its audit list. ARGV[1]: scope, ARGV[2]: entry

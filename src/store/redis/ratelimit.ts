@@ -5,7 +5,6 @@
  * slots and each script touches one. The requests of one take() are issued in the same tick, so
  * ioredis's auto-pipelining sends them as one write: one round trip for the whole batch.
  */
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import {
   checkTakeRequest,
@@ -15,11 +14,7 @@ import {
   type TakeResult,
 } from '../../policy/ratelimit.js';
 import { RedisKeys } from './keys.js';
-import { type LuaScript, runScript } from './lua.js';
-
-function script(name: string, source: string): LuaScript {
-  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
-}
+import { runScript, script } from './lua.js';
 
 /**
  * KEYS[1]: the limit's key. ARGV: now (ms, the caller's clock), perSecond, burst, want, margin
