@@ -72,15 +72,7 @@ describe('crash while the SMSC is down', () => {
       await allReceipts;
       // Every receipt was answered only after sluice recorded it; a receipt that beat its
       // submit_sm_resp is applied a moment later, so look until every message says delivered.
-      const statuses = new Map<string, string>();
-      for (let round = 0; round < 100; round++) {
-        const pending = ids.filter((id) => statuses.get(id) !== 'delivered');
-        if (pending.length === 0) break;
-        for (const id of pending) {
-          const res = await fetch(`${base}/v1/messages/${id}`, { headers });
-          statuses.set(id, ((await res.json()) as { status: string }).status);
-        }
-      }
+      const statuses = await untilDelivered(sim, base, headers, ids);
       expect([...statuses.values()].filter((s) => s === 'delivered')).toHaveLength(N);
 
       // None lost, each submitted; duplicates counted (none expected: nothing was in flight).
@@ -117,7 +109,8 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
       extra: 'queue: { reclaimSeconds: 1 }',
     });
     const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
-    // The SMSC answers each submit after 200 ms: the first window's worth is in flight at the kill.
+    // The SMSC takes each submit 200 ms after it arrives, then answers it (the 'submit' event): at
+    // the tenth the process is killed, so the answers it was just sent are never recorded.
     const sim = new Simulator({
       port: smscPort,
       accounts: [{ systemId: 'sluice', password: 'sluice' }],
@@ -163,25 +156,8 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
 
       // Looked up through the api process until every message says delivered: the replacement
       // takes the killed process's entries over once they have been idle for reclaimSeconds.
-      const statuses = new Map<string, string>();
+      const statuses = await untilDelivered(sim, `http://127.0.0.1:${apiPort}`, headers, ids);
       const pending = () => ids.filter((id) => statuses.get(id) !== 'delivered');
-      let receipts = 0;
-      let onReceipt: (() => void) | null = null;
-      sim.on('delivered', () => {
-        receipts++;
-        onReceipt?.();
-      });
-      for (;;) {
-        const seen = receipts;
-        for (const id of pending()) {
-          const got = await fetch(`http://127.0.0.1:${apiPort}/v1/messages/${id}`, { headers });
-          statuses.set(id, ((await got.json()) as { status: string }).status);
-        }
-        if (pending().length === 0) break;
-        // Another look once another receipt has been recorded (at once if one came meanwhile).
-        if (receipts === seen) await new Promise<void>((resolve) => (onReceipt = resolve));
-        onReceipt = null;
-      }
       expect(pending()).toEqual([]);
 
       // None lost; the in-flight ones went twice, and the replacement reported at least those.
@@ -208,3 +184,47 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
     }
   }, 60_000);
 });
+
+/**
+ * Looks each message up through `base` until all say delivered, and returns their statuses. A
+ * look follows each receipt the SMSC has answered; since a receipt stashed before its SMSC id was
+ * recorded is applied later with no receipt of its own, a look also follows every 100 ms without
+ * one. The test's own timeout bounds it.
+ */
+async function untilDelivered(
+  sim: Simulator,
+  base: string,
+  headers: Record<string, string>,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  let receipts = 0;
+  let wake: (() => void) | null = null;
+  const onReceipt = () => {
+    receipts++;
+    wake?.();
+  };
+  sim.on('delivered', onReceipt);
+  try {
+    for (;;) {
+      const seen = receipts;
+      const pending = ids.filter((id) => statuses.get(id) !== 'delivered');
+      if (pending.length === 0) return statuses;
+      for (const id of pending) {
+        const res = await fetch(`${base}/v1/messages/${id}`, { headers });
+        statuses.set(id, ((await res.json()) as { status: string }).status);
+      }
+      if (receipts !== seen) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  } finally {
+    sim.off('delivered', onReceipt);
+  }
+}
