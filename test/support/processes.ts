@@ -38,14 +38,25 @@ export async function startSluice(
   runArgs: readonly string[] = [],
 ): Promise<ChildProcess> {
   const entry = compiled ? [join(compiled, 'cli', 'main.js')] : ['--import', 'tsx', 'src/cli/main.ts'];
-  const args = [...nodeArgs, ...entry, 'run', '--config', config, ...runArgs];
+  return startListening([...nodeArgs, ...entry, 'run', '--config', config, ...runArgs], stderr);
+}
+
+/**
+ * Runs node with `args` from the repository and resolves once the process prints a line with
+ * "HTTP API listening" (sluice's log line, which the bench's floor gateway prints too).
+ */
+export async function startListening(
+  args: readonly string[],
+  stderr: 'pipe' | 'inherit' = 'pipe',
+): Promise<ChildProcess> {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', stderr],
   });
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) => reject(new Error(`sluice exited with ${code} before listening`));
+    const onExit = (code: number | null) =>
+      reject(new Error(`${args.join(' ')} exited with ${code} before listening`));
     child.once('exit', onExit);
     lines.on('line', (line) => {
       if (line.includes('"HTTP API listening"')) {
