@@ -186,8 +186,8 @@ export async function main(argv: string[]): Promise<number> {
   const policies = values.policies ?? 'on';
   const seconds = Number(values.seconds ?? 10);
   const connections = Number(values.connections ?? 64);
-  // Concurrent batch requests. With 8, sluice waited on Redis more than it worked (the api
-  // process of a split idled 77 % of the run): the run measured latency, not capacity.
+  // Concurrent batch requests. With 8, the api process of a split was idle about half the time
+  // it was accepting, waiting on Redis: the run measured latency, not capacity.
   const batchConnections = Number(values['batch-connections'] ?? 16);
   const batchSize = Number(values['batch-size'] ?? 100);
   const storeKind = values.store ?? 'redis';
