@@ -109,14 +109,15 @@ function route(path: string, batch: boolean): void {
           res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(body));
         });
       };
-      let parsed: { messages?: unknown[] };
+      let parsed: { messages?: unknown } | null;
       try {
         parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       } catch {
         reply('400 Bad Request', { title: 'invalid JSON' });
         return;
       }
-      const records = authorized ? accept(batch ? (parsed.messages ?? []) : [parsed]) : [];
+      const items = batch ? parsed?.messages : [parsed];
+      const records = authorized && Array.isArray(items) ? accept(items) : [];
       const keys: string[] = [];
       const args: string[] = [];
       for (const r of records) {
