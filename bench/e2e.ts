@@ -203,6 +203,8 @@ export async function main(argv: string[]): Promise<number> {
   // How long after each submit the simulator sends its receipt: 0 (the default) at once; a
   // carrier's seconds keep that many seconds of messages in flight in sluice.
   const dlrDelayMs = Number(values['dlr-delay-ms'] ?? 0);
+  // One sluice process runs everything: its /metrics counts every receipt.
+  const oneSluice = processes === 1 && roles === 'all' && gateway === 'sluice';
   const endpoints = [
     ...(only !== 'batch' ? ['/v1/messages'] : []),
     ...(only !== 'single' ? ['/v1/messages/batch'] : []),
@@ -329,8 +331,7 @@ log: { level: info }
       const perMessage = (n: number) => Math.round((n / accepted) * 100) / 100;
       // With several processes on one port a scrape reaches any one of them: counted for one only.
       const matchedBy: Record<string, number> = {};
-      if (processes === 1 && roles === 'all' && gateway === 'sluice')
-        await receiptCounts(httpPort, matchedBy);
+      if (oneSluice) await receiptCounts(httpPort, matchedBy);
       runs.push({
         endpoint,
         requests: result.requests.total,
@@ -400,8 +401,7 @@ log: { level: info }
       '\nendpoint              accepted/s  end-to-end/s  p50 ms  p99 ms  non-2xx  gateway RSS MB  receipts early  gateway CPU µs/msg  load CPU µs/msg  redis CPU µs/msg  redis cmds/msg  writes/msg  bytes/msg  calibration ms',
     );
     for (const r of runs) {
-      const early =
-        processes === 1 && roles === 'all' && gateway === 'sluice' ? String(r.receipts.early ?? 0) : '-';
+      const early = oneSluice ? String(r.receipts.early ?? 0) : '-';
       console.log(
         `${r.endpoint.padEnd(20)} ${String(r.acceptedPerSec).padStart(11)} ${String(r.endToEndPerSec).padStart(13)} ${r.acceptP50Ms.toFixed(1).padStart(7)} ${r.acceptP99Ms.toFixed(1).padStart(7)} ${String(r.non2xx).padStart(8)} ${r.sluicePeakRssMb.toFixed(0).padStart(15)} ${early.padStart(15)} ${String(r.sluiceCpuMicrosPerMessage).padStart(18)} ${String(r.loadCpuMicrosPerMessage).padStart(14)} ${String(r.redis?.cpuMicrosPerMessage ?? '-').padStart(17)} ${String(r.redis?.commandsPerMessage ?? '-').padStart(15)} ${String(r.redis?.readsPerMessage ?? '-').padStart(11)} ${String(r.redis?.bytesInPerMessage ?? '-').padStart(10)} ${r.calibrationMs.join('/').padStart(14)}`,
       );
