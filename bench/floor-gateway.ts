@@ -22,6 +22,7 @@ import * as uws from 'uWebSockets.js';
 import { Redis } from 'ioredis';
 import { loadConfigFile } from '../src/config/index.js';
 import { type Pdu, SmppClient } from '../src/smpp/index.js';
+import { runScript, script } from '../src/store/redis/lua.js';
 
 const config = loadConfigFile(process.argv[2] ?? '', process.env);
 if (config.store.kind !== 'redis') throw new Error('the floor gateway needs the Redis store');
@@ -34,14 +35,14 @@ const TTL = 86_400;
 
 const redis = new Redis(config.store.url, { enableAutoPipelining: true });
 const blocking = new Redis(config.store.url);
-const enqueueSha = (await redis.script(
-  'LOAD',
+const ENQUEUE = script(
+  'floor-enqueue',
   `for i = 1, #KEYS, 2 do
   redis.call('SET', KEYS[i], ARGV[i], 'EX', ${TTL})
   redis.call('XADD', KEYS[i + 1], '*', 'm', ARGV[i + 1])
 end
 return 1`,
-)) as string;
+);
 await redis.xgroup('CREATE', STREAM, GROUP, '$', 'MKSTREAM').catch(() => undefined);
 
 interface FloorRecord {
@@ -130,7 +131,7 @@ function route(path: string, batch: boolean): void {
         reply('400 Bad Request', { title: 'no message' });
         return;
       }
-      redis.evalsha(enqueueSha, keys.length, ...keys, ...args).then(
+      runScript(redis, ENQUEUE, keys, args).then(
         () => {
           const results = records.map((r) => (r ? { id: r.id, status: 'queued' } : { status: 'rejected' }));
           reply('202 Accepted', batch ? { results } : results[0]);
