@@ -9,7 +9,7 @@
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS; and per message: the CPU time sluice, the load (this
  * process: autocannon and the simulator) and redis-server spent, and Redis's commands (those
- * scripts run count too), client writes and bytes received. Any non-2xx responses are listed by
+ * scripts run count too; in all, and by name), client writes and bytes received. Any non-2xx responses are listed by
  * status.
  * Before each run a calibration times a fixed CPU loop in two processes at once: the machine's
  * speed at that moment, to tell a slower host from slower code.
@@ -63,6 +63,8 @@ interface RunResult {
     readsPerMessage: number;
     bytesInPerMessage: number;
     cpuMicrosPerMessage: number;
+    /** Calls of each command (INFO commandstats; a script's own calls count under their names). */
+    commandsByName: Record<string, number>;
   } | null;
   /**
    * CPU time (user + system, all threads) sluice (or the floor gateway) spent per message, from
@@ -108,12 +110,19 @@ function cpuSeconds(pid: number): number {
 const CLOCK_TICKS = 100;
 
 /** INFO stats counters: commands run, socket reads done (one per client write that arrived), bytes in. */
-async function redisCounters(
-  url: string,
-): Promise<{ commands: number; reads: number; bytesIn: number; cpuSeconds: number }> {
+async function redisCounters(url: string): Promise<{
+  commands: number;
+  reads: number;
+  bytesIn: number;
+  cpuSeconds: number;
+  byCommand: Record<string, number>;
+}> {
   const conn = new Redis(url, { lazyConnect: false });
   try {
     const info = `${await conn.info('stats')}${await conn.info('cpu')}`;
+    const byCommand: Record<string, number> = {};
+    for (const m of (await conn.info('commandstats')).matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm))
+      byCommand[m[1]!] = Number(m[2]);
     const field = (name: string) =>
       Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
     return {
@@ -121,6 +130,7 @@ async function redisCounters(
       reads: field('total_reads_processed'),
       bytesIn: field('total_net_input_bytes'),
       cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'),
+      byCommand,
     };
   } finally {
     conn.disconnect();
@@ -354,6 +364,12 @@ log: { level: info }
                 cpuMicrosPerMessage: Math.round(
                   ((redisAfter.cpuSeconds - redisBefore.cpuSeconds) / accepted) * 1e6,
                 ),
+                commandsByName: Object.fromEntries(
+                  Object.entries(redisAfter.byCommand)
+                    .map(([name, n]) => [name, perMessage(n - (redisBefore.byCommand[name] ?? 0))] as const)
+                    .filter(([, n]) => n > 0)
+                    .sort((a, b) => b[1] - a[1]),
+                ),
               }
             : null,
         sluiceCpuMicrosPerMessage: Math.round((sluiceCpu / accepted) * 1e6),
@@ -408,6 +424,8 @@ log: { level: info }
     }
     for (const r of runs) {
       if (r.non2xx > 0) console.log(`${r.endpoint}: responses by status ${JSON.stringify(r.statuses)}`);
+      if (r.redis)
+        console.log(`${r.endpoint}: redis commands per message ${JSON.stringify(r.redis.commandsByName)}`);
     }
   }
   return 0;
