@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size N]
  *   [--store redis|memory] [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch]
- *   [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor]`
+ *   [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor] [--rate N]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
  * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once, or --dlr-delay-ms after each submit) → receipts → status.
@@ -22,6 +22,9 @@
  *
  * --connections (64) and --batch-connections (an eighth of --connections, at least 4): the
  * requests autocannon keeps in flight to each endpoint.
+ *
+ * --rate N holds autocannon to N requests per second: below what the machine can take, the CPU
+ * each process spends per message compares two builds with less noise than their top rates.
  *
  * --gateway floor runs bench/floor-gateway.ts in sluice's place: the same durable steps on the
  * same stack with none of sluice's own work, so the figures say what the stack and this machine
@@ -191,6 +194,7 @@ export async function main(argv: string[]): Promise<number> {
       'dlr-delay-ms': { type: 'string' },
       roles: { type: 'string' },
       gateway: { type: 'string' },
+      rate: { type: 'string' },
     },
   });
   const policies = values.policies ?? 'on';
@@ -213,6 +217,9 @@ export async function main(argv: string[]): Promise<number> {
   // How long after each submit the simulator sends its receipt: 0 (the default) at once; a
   // carrier's seconds keep that many seconds of messages in flight in sluice.
   const dlrDelayMs = Number(values['dlr-delay-ms'] ?? 0);
+  // Requests per second autocannon holds itself to (0: as fast as answers come). Below the
+  // machine's most, the CPU per message compares two builds without the noise of saturation.
+  const rate = Number(values.rate ?? 0);
   // One sluice process runs everything: its /metrics counts every receipt.
   const oneSluice = processes === 1 && roles === 'all' && gateway === 'sluice';
   const endpoints = [
@@ -232,10 +239,11 @@ export async function main(argv: string[]): Promise<number> {
     (gateway === 'floor' && (storeKind !== 'redis' || processes > 1 || roles !== 'all')) ||
     !['on', 'off'].includes(policies) ||
     !['single', 'batch', 'both'].includes(only) ||
-    !(Number.isInteger(dlrDelayMs) && dlrDelayMs >= 0 && dlrDelayMs <= 600_000)
+    !(Number.isInteger(dlrDelayMs) && dlrDelayMs >= 0 && dlrDelayMs <= 600_000) ||
+    !(Number.isInteger(rate) && rate >= 0)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor (redis, one process)]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor (redis, one process)] [--rate requests/s]',
     );
     return 2;
   }
@@ -325,6 +333,7 @@ log: { level: info }
         body,
         connections: endpoint === '/v1/messages' ? connections : batchConnections,
         duration: seconds,
+        ...(rate > 0 ? { overallRate: rate } : {}),
       });
       const acceptSeconds = (performance.now() - started) / 1000;
       const ok = result['2xx'];
@@ -409,6 +418,7 @@ log: { level: info }
     batchSize,
     policies,
     dlrDelayMs,
+    rate,
     runs,
   };
   if (values.json) console.log(JSON.stringify(out));
