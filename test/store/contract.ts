@@ -117,6 +117,14 @@ export function describeStoreContract(
         });
         expect(await store.messages.getMany([b.id, a.id])).toEqual([null, a]);
         expect(await store.queue.depth('c1')).toBe(1);
+        // Alone, and after a record the batch wrote first: the same.
+        await expect(store.messages.enqueue([again])).rejects.toMatchObject({ messageId: a.id });
+        await expect(store.messages.enqueue([b, makeRecord(), again])).rejects.toMatchObject({
+          messageId: a.id,
+        });
+        expect(await store.messages.getMany([b.id, a.id])).toEqual([null, a]);
+        expect(await store.queue.depth('c1')).toBe(1);
+        expect(messageIds(await store.queue.claim('c1', 'w1', 10, 0, 60_000))).toEqual([a.id]);
       });
 
       it('concurrent enqueues stand alone: one naming a stored record fails, the others are queued', async () => {

@@ -35,23 +35,24 @@ local out = {}
 local k = 0
 for g = 1, groups do
   local n = tonumber(ARGV[2 + g])
-  local dup = ''
+  local ids = {}
+  local dup = false
   for i = k + 1, k + n do
-    if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then
+    -- SET NX: the existence check and the write in one command.
+    if redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2 * i], 'NX', 'EX', ttl) then
+      ids[i - k] = redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
+    else
       dup = ARGV[base + 2 * i - 1]
+      -- All or nothing: what the group wrote before it is taken back (the script is atomic, so
+      -- nobody saw it).
+      for j = k + 1, i - 1 do
+        redis.call('DEL', KEYS[2 * j - 1])
+        redis.call('XDEL', KEYS[2 * j], ids[j - k])
+      end
       break
     end
   end
-  if dup == '' then
-    local ids = {}
-    for i = k + 1, k + n do
-      redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2 * i], 'EX', ttl)
-      ids[i - k] = redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
-    end
-    out[g] = ids
-  else
-    out[g] = dup
-  end
+  out[g] = dup or ids
   k = k + n
 end
 return out
