@@ -551,13 +551,12 @@ export class Dispatcher {
 
   async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<undefined[]> {
     const { store, receipts, correlationTtlSeconds } = this.#o;
-    const ids = items.map((i) => normalizeSmscId(i.smscId));
-    await store.correlation.setCorrelations(
+    // Written, and the receipts stashed under the ids before this taken, in one step.
+    const taken = await store.correlation.correlate(
       this.#name,
-      items.map((i, n) => ({ smscIds: [ids[n]!], ref: i.ref })),
+      items.map((i) => ({ smscIds: [normalizeSmscId(i.smscId)], ref: i.ref })),
       correlationTtlSeconds,
     );
-    const taken = await store.correlation.takeReceipts(this.#name, ids);
     await Promise.all(
       taken.map((serialized, n) => {
         const receipt = serialized === null ? null : ReceiptHandler.parseStashed(serialized);

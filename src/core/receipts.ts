@@ -10,9 +10,10 @@
  * process sent the part, the dispatcher has told the handler the id (`expect`): the receipt waits
  * for the dispatcher's write and is then applied to the record as written, without looking the
  * id up or reading the record, and without touching the store's stash. Otherwise
- * (another instance sent it, or the ids are spelled differently) it is stashed under its id; the
- * dispatcher takes it once it records the id. Both sides take atomically, and the receipt side
- * looks again after stashing, so no interleaving loses one.
+ * (another instance sent it, or the ids are spelled differently) it is stashed under its id,
+ * unless the id points at a part by then; the dispatcher takes it with the write that records
+ * the id. Both steps are atomic on the id's one slot, so no interleaving loses a receipt or
+ * applies it twice.
  */
 import type { Clock } from '../clock.js';
 import {
@@ -150,18 +151,16 @@ export class ReceiptHandler {
     }
     // The dispatcher may have been answered while the lookup was under way.
     if (await this.#applyExpected(candidates, receipt)) return;
-    const serialized = JSON.stringify(receipt);
-    await store.correlation.stashReceipts(
+    // Stashed unless the dispatcher has recorded the id since the lookup: then it is applied here.
+    const found = await store.correlation.stashReceipt(
       connector,
-      [{ smscIds: ids, receipt: serialized }],
+      ids,
+      JSON.stringify(receipt),
       this.#o.correlationTtlSeconds,
     );
-    // The dispatcher may have recorded the id between our lookup and the stash: look again, and
-    // whoever takes the stashed receipt applies it.
-    const again = this.#choose(candidates, await this.#lookups.add(ids));
+    const again = found && this.#choose(candidates, found);
     if (again) {
-      const taken = await store.correlation.takeReceipts(connector, ids);
-      if (taken.some((t) => t !== null)) await this.apply(again, receipt, 'matched');
+      await this.apply(again, receipt, 'matched');
       return;
     }
     this.#o.metrics.receipts.inc({ connector, result: 'early' });

@@ -132,29 +132,32 @@ export interface QueueStore {
 export interface CorrelationStore {
   /**
    * Remembers that the SMSC ids (every spelling of one id: see core's smscIdForms) point at a
-   * message part, for `ttlSeconds`.
+   * message part, for `ttlSeconds`, and in the same step takes a receipt stashed under any of them
+   * (it arrived before this): per entry, that receipt (its stashed string), or null. Correlation
+   * and stash share each id's slot, so a receipt is either stashed before this and taken here, or
+   * finds the part when it stashes (stashReceipt): never lost between the two.
    */
-  setCorrelations(
+  correlate(
     connector: string,
     entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
     ttlSeconds: number,
-  ): Promise<void>;
+  ): Promise<Array<string | null>>;
 
-  /** The part each SMSC id points at, or null. */
+  /** The part each SMSC id points at, or null (a stashed receipt is not a part). */
   getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>>;
 
   /**
    * A receipt that arrived before its submit_sm_resp was recorded: kept under each spelling of
-   * its id for `ttlSeconds`, as an opaque string.
+   * its id for `ttlSeconds`, as an opaque string, for correlate to take. All or nothing: when an id
+   * points at a part by now, nothing is stashed and the part of each id (null for the others) is
+   * returned instead, for the caller to apply the receipt itself. null: stashed.
    */
-  stashReceipts(
+  stashReceipt(
     connector: string,
-    entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
+    smscIds: readonly string[],
+    receipt: string,
     ttlSeconds: number,
-  ): Promise<void>;
-
-  /** Takes (returns and deletes) the stashed receipts of these ids; null where there is none. */
-  takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>>;
+  ): Promise<Array<PartRef | null> | null>;
 }
 
 export interface Store {

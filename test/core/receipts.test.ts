@@ -1,7 +1,8 @@
 /**
  * The receipt handler against a real (memory) store: a receipt for a part this process is still
  * recording waits for the dispatcher's write and is applied to the record as written, without a
- * lookup of its id or a read of its record; one for a part sent elsewhere goes through the store.
+ * lookup of its id or a read of its record; one for a part sent elsewhere goes through the store,
+ * and one that comes before any record of its id is stashed for the write of the id to take.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
@@ -9,11 +10,11 @@ import { normalizeSmscId } from '../../src/codec/receipt.js';
 import { ReceiptHandler } from '../../src/core/receipts.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import { formatReceipt } from '../../src/sim/receipt.js';
 import { makePdu } from '../../src/smpp/pdu/codec.js';
 import type { Pdu } from '../../src/smpp/pdu/types.js';
-import { MemoryStore } from '../../src/store/memory/index.js';
+import { MemoryCorrelationStore, MemoryStore } from '../../src/store/memory/index.js';
 import { makeRecord } from '../store/contract.js';
 
 /** A receipt deliver_sm as the simulator writes one: the Appendix B text, no TLVs. */
@@ -36,7 +37,7 @@ function setup() {
   });
   const lookups = vi.spyOn(store.correlation, 'getCorrelations');
   const reads = vi.spyOn(store.messages, 'getMany');
-  return { store, handler, lookups, reads };
+  return { store, handler, lookups, reads, metrics };
 }
 
 /** A one-part record as the dispatcher writes it after the submit: sent, with its SMSC id. */
@@ -63,7 +64,7 @@ describe('ReceiptHandler', () => {
     handler.expect('AB12', { messageId: sent.id, part: 0 }, written);
     const handled = handler.handle(receiptPdu('AB12'));
     // The dispatcher's write lands: the receipt goes on from there.
-    await store.correlation.setCorrelations(
+    await store.correlation.correlate(
       'c1',
       [{ smscIds: [normalizeSmscId('AB12')], ref: { messageId: sent.id, part: 0 } }],
       60,
@@ -96,7 +97,7 @@ describe('ReceiptHandler', () => {
   it('looks a receipt up in the store when no part here expects it', async () => {
     const { store, handler, lookups, reads } = setup();
     const sent = await sentRecord(store, 'AB14');
-    await store.correlation.setCorrelations(
+    await store.correlation.correlate(
       'c1',
       [{ smscIds: [normalizeSmscId('AB14')], ref: { messageId: sent.id, part: 0 } }],
       60,
@@ -107,4 +108,55 @@ describe('ReceiptHandler', () => {
     const [now] = await store.messages.getMany([sent.id]);
     expect(now!.status).toBe('delivered');
   });
+
+  it('a receipt for an id nobody has recorded is stashed, and the correlation of the id takes it', async () => {
+    const { store, handler, metrics } = setup();
+    const sent = await sentRecord(store, 'AB15');
+    await handler.handle(receiptPdu('AB15'));
+    expect(await counted(metrics)).toEqual({ early: 1 });
+    expect((await store.messages.getMany([sent.id]))[0]!.status).toBe('sent');
+    // What the dispatcher does when it records the id: the write hands it the stashed receipt.
+    const ref = { messageId: sent.id, part: 0 };
+    const [taken] = await store.correlation.correlate(
+      'c1',
+      [{ smscIds: [normalizeSmscId('AB15')], ref }],
+      60,
+    );
+    const receipt = ReceiptHandler.parseStashed(taken!);
+    expect(receipt).toMatchObject({ id: 'AB15', outcome: 'delivered' });
+    await handler.apply(ref, receipt!, 'early');
+    expect((await store.messages.getMany([sent.id]))[0]!.status).toBe('delivered');
+    // Counted once, when it was stashed.
+    expect(await counted(metrics)).toEqual({ early: 1 });
+  });
+
+  it('a receipt whose id is recorded between its lookup and its stash is applied, not stashed', async () => {
+    const { store, handler, lookups, metrics } = setup();
+    const sent = await sentRecord(store, 'AB16');
+    const ref = { messageId: sent.id, part: 0 };
+    // The lookup finds nothing; the dispatcher's write lands just after it.
+    lookups.mockImplementationOnce(async (connector, ids) => {
+      const refs = await MemoryCorrelationStore.prototype.getCorrelations.call(
+        store.correlation,
+        connector,
+        ids,
+      );
+      await store.correlation.correlate('c1', [{ smscIds: [normalizeSmscId('AB16')], ref }], 60);
+      return refs;
+    });
+    await handler.handle(receiptPdu('AB16'));
+    expect((await store.messages.getMany([sent.id]))[0]!.status).toBe('delivered');
+    expect(await counted(metrics)).toEqual({ matched: 1 });
+    // Nothing was left stashed for a later write of the id to apply again.
+    expect(
+      await store.correlation.correlate('c1', [{ smscIds: [normalizeSmscId('AB16')], ref }], 60),
+    ).toEqual([null]);
+  });
 });
+
+/** sluice_receipts_total by result. */
+async function counted(metrics: Metrics): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await metrics.receipts.get()).values) out[String(v.labels.result)] = v.value;
+  return out;
+}

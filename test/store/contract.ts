@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../src/clock.js';
-import type { MessageRecord } from '../../src/core/types.js';
+import type { MessageRecord, PartRef } from '../../src/core/types.js';
 import type { QueueEntry, Store } from '../../src/store/types.js';
 
 export interface StoreHarness {
@@ -526,14 +526,16 @@ export function describeStoreContract(
       const ref1 = { messageId: '01JCORR:with-colon', part: 1 };
 
       it('maps every spelling of an SMSC id to its part, per connector', async () => {
-        await store.correlation.setCorrelations(
-          'c1',
-          [
-            { smscIds: ['0A1B', '2587'], ref: ref0 },
-            { smscIds: ['FF'], ref: ref1 },
-          ],
-          3600,
-        );
+        expect(
+          await store.correlation.correlate(
+            'c1',
+            [
+              { smscIds: ['0A1B', '2587'], ref: ref0 },
+              { smscIds: ['FF'], ref: ref1 },
+            ],
+            3600,
+          ),
+        ).toEqual([null, null]);
         expect(await store.correlation.getCorrelations('c1', ['2587', 'missing', 'FF', '0A1B'])).toEqual([
           ref0,
           null,
@@ -542,26 +544,83 @@ export function describeStoreContract(
         ]);
         expect(await store.correlation.getCorrelations('c2', ['0A1B'])).toEqual([null]);
         expect(await store.correlation.getCorrelations('c1', [])).toEqual([]);
+        expect(await store.correlation.correlate('c1', [], 3600)).toEqual([]);
         // Reading does not consume.
         expect(await store.correlation.getCorrelations('c1', ['FF'])).toEqual([ref1]);
+        // Written again, to another part: the last write wins.
+        await store.correlation.correlate('c1', [{ smscIds: ['FF'], ref: ref0 }], 3600);
+        expect(await store.correlation.getCorrelations('c1', ['FF'])).toEqual([ref0]);
       });
 
-      it('takeReceipts returns stashed receipts and deletes them', async () => {
+      it('a stashed receipt is no part, and the correlation of its id takes it', async () => {
         const receipt = 'id:0A1B sub:001 dlvrd:001 submit date:2601011200 stat:DELIVRD err:000 text:hi';
-        await store.correlation.stashReceipts('c1', [{ smscIds: ['0A1B', '2587'], receipt }], 3600);
-        await store.correlation.stashReceipts('c2', [{ smscIds: ['0A1B'], receipt: 'other' }], 3600);
-        expect(await store.correlation.takeReceipts('c1', ['0A1B', 'missing'])).toEqual([receipt, null]);
-        expect(await store.correlation.takeReceipts('c1', ['0A1B', '2587'])).toEqual([null, receipt]);
-        expect(await store.correlation.takeReceipts('c1', ['0A1B', '2587'])).toEqual([null, null]);
-        expect(await store.correlation.takeReceipts('c2', ['0A1B'])).toEqual(['other']);
+        expect(await store.correlation.stashReceipt('c1', ['0A1B', '2587'], receipt, 3600)).toBeNull();
+        expect(await store.correlation.stashReceipt('c2', ['0A1B'], 'other', 3600)).toBeNull();
+        expect(await store.correlation.getCorrelations('c1', ['0A1B', '2587'])).toEqual([null, null]);
+        // Taken by the entry whose ids hold it (the first spelling that does), once.
+        expect(
+          await store.correlation.correlate(
+            'c1',
+            [
+              { smscIds: ['missing'], ref: ref1 },
+              { smscIds: ['X', '0A1B'], ref: ref0 },
+            ],
+            3600,
+          ),
+        ).toEqual([null, receipt]);
+        expect(await store.correlation.getCorrelations('c1', ['0A1B', 'X', 'missing'])).toEqual([
+          ref0,
+          ref0,
+          ref1,
+        ]);
+        expect(await store.correlation.correlate('c1', [{ smscIds: ['0A1B'], ref: ref0 }], 3600)).toEqual([
+          null,
+        ]);
+        expect(await store.correlation.correlate('c2', [{ smscIds: ['0A1B'], ref: ref1 }], 3600)).toEqual([
+          'other',
+        ]);
       });
 
-      it('a stashed receipt is taken once, even by concurrent takers', async () => {
-        await store.correlation.stashReceipts('c1', [{ smscIds: ['77'], receipt: 'r' }], 3600);
+      it('stashReceipt writes nothing when one of the ids points at a part, and says which', async () => {
+        await store.correlation.correlate('c1', [{ smscIds: ['FF'], ref: ref1 }], 3600);
+        expect(await store.correlation.stashReceipt('c1', ['AA', 'FF'], 'r', 3600)).toEqual([null, ref1]);
+        // Nothing stashed under the other id either, and the correlation is as it was.
+        expect(await store.correlation.correlate('c1', [{ smscIds: ['AA'], ref: ref0 }], 3600)).toEqual([
+          null,
+        ]);
+        expect(await store.correlation.getCorrelations('c1', ['FF', 'AA'])).toEqual([ref1, ref0]);
+        // A second receipt for a stashed id replaces the first.
+        expect(await store.correlation.stashReceipt('c1', ['BB'], 'first', 3600)).toBeNull();
+        expect(await store.correlation.stashReceipt('c1', ['BB'], 'second', 3600)).toBeNull();
+        expect(await store.correlation.correlate('c1', [{ smscIds: ['BB'], ref: ref0 }], 3600)).toEqual([
+          'second',
+        ]);
+      });
+
+      it('a stashed receipt is taken once, even by concurrent correlations', async () => {
+        await store.correlation.stashReceipt('c1', ['77'], 'r', 3600);
         const takes = await Promise.all(
-          Array.from({ length: 5 }, () => store.correlation.takeReceipts('c1', ['77'])),
+          Array.from({ length: 5 }, () =>
+            store.correlation.correlate('c1', [{ smscIds: ['77'], ref: ref0 }], 3600),
+          ),
         );
         expect(takes.flat().filter((r) => r !== null)).toEqual(['r']);
+      });
+
+      it('a receipt and its correlation in either order: applied once, by one side or the other', async () => {
+        // Either the stash finds the part or the correlation takes the stash: never both, never
+        // neither. Issued together, in one order and then the other.
+        for (let i = 0; i < 4; i++) {
+          const id = `race-${i}`;
+          const correlate = () => store.correlation.correlate('c1', [{ smscIds: [id], ref: ref0 }], 3600);
+          const stash = () => store.correlation.stashReceipt('c1', [`${id}-other-spelling`, id], 'r', 3600);
+          let taken: Array<string | null>;
+          let found: Array<PartRef | null> | null;
+          if (i % 2 === 0) [taken, found] = await Promise.all([correlate(), stash()]);
+          else [found, taken] = await Promise.all([stash(), correlate()]);
+          expect(taken).toEqual(i % 2 === 0 ? [null] : ['r']);
+          expect(found).toEqual(i % 2 === 0 ? [null, ref0] : null);
+        }
       });
     });
 
@@ -604,12 +663,12 @@ export function describeStoreContract(
 
         it('correlations and stashed receipts expire after their TTL', async () => {
           const ref = { messageId: 'm1', part: 0 };
-          await store.correlation.setCorrelations('c1', [{ smscIds: ['A'], ref }], 30);
-          await store.correlation.stashReceipts('c1', [{ smscIds: ['B'], receipt: 'r' }], 20);
+          await store.correlation.correlate('c1', [{ smscIds: ['A'], ref }], 30);
+          await store.correlation.stashReceipt('c1', ['B'], 'r', 20);
           await h.advance(19_999);
           expect(await store.correlation.getCorrelations('c1', ['A'])).toEqual([ref]);
           await h.advance(1);
-          expect(await store.correlation.takeReceipts('c1', ['B'])).toEqual([null]);
+          expect(await store.correlation.correlate('c1', [{ smscIds: ['B'], ref }], 30)).toEqual([null]);
           expect(await store.correlation.getCorrelations('c1', ['A'])).toEqual([ref]);
           await h.advance(10_000);
           expect(await store.correlation.getCorrelations('c1', ['A'])).toEqual([null]);

@@ -106,12 +106,12 @@ describe('RedisStore', () => {
         { messageId: a.id, fingerprint: 'fp' },
         600,
       );
-      await store.correlation.setCorrelations(
+      await store.correlation.correlate(
         'smsc-a',
         [{ smscIds: ['0A1B'], ref: { messageId: a.id, part: 0 } }],
         300,
       );
-      await store.correlation.stashReceipts('smsc-a', [{ smscIds: ['0A1C'], receipt: 'r' }], 200);
+      expect(await store.correlation.stashReceipt('smsc-a', ['0A1C'], 'r', 200)).toBeNull();
 
       const keys = {
         recordA: `layout:m:{${a.id}}`,
@@ -120,7 +120,7 @@ describe('RedisStore', () => {
         deferred: 'layout:{q:smsc-a}:d',
         idempotency: 'layout:i:{acme}:order-1',
         correlation: 'layout:{c:smsc-a}:0A1B',
-        stash: 'layout:{c:smsc-a}:e:0A1C',
+        stash: 'layout:{c:smsc-a}:0A1C',
       };
       expect((await redisServer.admin.keys('layout:*')).sort()).toEqual(Object.values(keys).sort());
       const types = await Promise.all(Object.values(keys).map((k) => redisServer.admin.type(k)));
@@ -156,6 +156,8 @@ describe('RedisStore', () => {
       );
       expect(groups).toEqual([GROUP]);
 
+      // A stashed receipt: '~' and the receipt, in the correlation key of its id.
+      expect(await redisServer.admin.get(keys.stash)).toBe('~r');
       // One connector's queue keys share a slot, as do its correlation keys; records spread out.
       expect(hashTag(keys.stream)).toBe(hashTag(keys.deferred));
       expect(hashTag(keys.correlation)).toBe(hashTag(keys.stash));
@@ -207,11 +209,7 @@ describe('RedisStore', () => {
     try {
       const [a, b] = [makeRecord(), makeRecord()];
       await first.messages.enqueue([a, b]);
-      await first.correlation.setCorrelations(
-        'c1',
-        [{ smscIds: ['X1'], ref: { messageId: a.id, part: 0 } }],
-        60,
-      );
+      await first.correlation.correlate('c1', [{ smscIds: ['X1'], ref: { messageId: a.id, part: 0 } }], 60);
       expect(await second.messages.getMany([a.id, b.id])).toEqual([a, b]);
       expect(await second.correlation.getCorrelations('c1', ['X1'])).toEqual([{ messageId: a.id, part: 0 }]);
       expect(

@@ -415,50 +415,62 @@ function wakeAll(q: ConnectorQueue): void {
   for (const w of [...q.waiters]) w.wake();
 }
 
+/** What one connector's SMSC id holds: the part it points at, or a receipt that came first. */
+type Slot = { ref: PartRef } | { stashed: string };
+
 export class MemoryCorrelationStore implements CorrelationStore {
   readonly #clock: Clock;
-  readonly #refs = new ExpiringMap<PartRef>();
-  readonly #stash = new ExpiringMap<string>();
+  readonly #slots = new ExpiringMap<Slot>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  async setCorrelations(
+  async correlate(
     connector: string,
     entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
     ttl: number,
-  ): Promise<void> {
+  ): Promise<Array<string | null>> {
     const now = this.#clock.now();
     const expiresAt = now + ttlSeconds('ttlSeconds', ttl) * 1000;
-    for (const { smscIds, ref } of entries) {
-      const copy: PartRef = { messageId: ref.messageId, part: ref.part };
-      for (const id of smscIds) this.#refs.set(pairKey(connector, id), copy, expiresAt, now);
-    }
+    return entries.map(({ smscIds, ref }) => {
+      const slot: Slot = { ref: { messageId: ref.messageId, part: ref.part } };
+      let taken: string | null = null;
+      for (const id of smscIds) {
+        const key = pairKey(connector, id);
+        const old = this.#slots.get(key, now);
+        if (taken === null && old !== undefined && 'stashed' in old) taken = old.stashed;
+        this.#slots.set(key, slot, expiresAt, now);
+      }
+      return taken;
+    });
   }
 
   async getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>> {
     const now = this.#clock.now();
-    return smscIds.map((id) => {
-      const ref = this.#refs.get(pairKey(connector, id), now);
-      return ref === undefined ? null : { messageId: ref.messageId, part: ref.part };
-    });
+    return smscIds.map((id) => this.#ref(pairKey(connector, id), now));
   }
 
-  async stashReceipts(
+  async stashReceipt(
     connector: string,
-    entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
+    smscIds: readonly string[],
+    receipt: string,
     ttl: number,
-  ): Promise<void> {
+  ): Promise<Array<PartRef | null> | null> {
     const now = this.#clock.now();
+    const refs = smscIds.map((id) => this.#ref(pairKey(connector, id), now));
+    if (refs.some((r) => r !== null)) return refs;
     const expiresAt = now + ttlSeconds('ttlSeconds', ttl) * 1000;
-    for (const { smscIds, receipt } of entries) {
-      for (const id of smscIds) this.#stash.set(pairKey(connector, id), receipt, expiresAt, now);
-    }
+    const slot: Slot = { stashed: receipt };
+    for (const id of smscIds) this.#slots.set(pairKey(connector, id), slot, expiresAt, now);
+    return null;
   }
 
-  async takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>> {
-    const now = this.#clock.now();
-    return smscIds.map((id) => this.#stash.take(pairKey(connector, id), now) ?? null);
+  /** A copy of the part the key points at; null when it is absent or holds a stashed receipt. */
+  #ref(key: string, now: number): PartRef | null {
+    const slot = this.#slots.get(key, now);
+    return slot !== undefined && 'ref' in slot
+      ? { messageId: slot.ref.messageId, part: slot.ref.part }
+      : null;
   }
 }

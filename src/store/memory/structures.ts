@@ -50,13 +50,6 @@ export class ExpiringMap<V> {
     return this.#slots.delete(key);
   }
 
-  /** Returns and deletes (like GETDEL). */
-  take(key: string, now: number): V | undefined {
-    const value = this.get(key, now);
-    if (value !== undefined) this.#slots.delete(key);
-    return value;
-  }
-
   /** Drops up to 8 expired entries from the front: enough to outpace one insertion per call. */
   #sweep(now: number): void {
     let budget = 8;

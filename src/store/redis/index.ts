@@ -32,13 +32,13 @@ import {
   CLAIM,
   COMPARE_AND_SET,
   CONFIRM_IF,
+  CORRELATE,
   DEFER,
   ENQUEUE,
   KEEP,
   RELEASE_IF,
   runScript,
-  SET_EACH,
-  TAKE_EACH,
+  STASH_UNLESS_CORRELATED,
 } from './lua.js';
 import { RedisOptOutStore } from './optouts.js';
 import { RedisRateLimitStore } from './ratelimit.js';
@@ -565,13 +565,19 @@ export class RedisQueueStore implements QueueStore {
   }
 }
 
-/** Correlation values: `<part>:<messageId>` (the part is digits, so the first ':' splits). */
+/**
+ * What a correlation key holds: `<part>:<messageId>` (the part is digits, so the first ':'
+ * splits), or STASHED and a receipt that came before the part's SMSC id was recorded.
+ */
 function encodeRef(ref: PartRef): string {
   return `${ref.part}:${ref.messageId}`;
 }
 
+/** The first character of a stashed receipt's value: never a digit, so never a part. */
+const STASHED = '~';
+
 function decodeRef(value: string | null): PartRef | null {
-  if (value === null) return null;
+  if (value === null || value.startsWith(STASHED)) return null;
   const colon = value.indexOf(':');
   return { messageId: value.slice(colon + 1), part: Number(value.slice(0, colon)) };
 }
@@ -583,19 +589,34 @@ export class RedisCorrelationStore implements CorrelationStore {
     this.#ctx = ctx;
   }
 
-  async setCorrelations(
+  async correlate(
     connector: string,
     entries: ReadonlyArray<{ smscIds: readonly string[]; ref: PartRef }>,
     ttl: number,
-  ): Promise<void> {
+  ): Promise<Array<string | null>> {
     const { keys } = this.#ctx;
-    await this.#setEach(
-      entries.map(({ smscIds, ref }) => ({
-        keys: smscIds.map((id) => keys.correlation(connector, id)),
-        value: encodeRef(ref),
-      })),
-      ttl,
-    );
+    const scriptKeys: string[] = [];
+    const args: Array<string | number> = [ttlSeconds('ttlSeconds', ttl)];
+    for (const { smscIds, ref } of entries) {
+      const value = encodeRef(ref);
+      for (const id of smscIds) {
+        scriptKeys.push(keys.correlation(connector, id));
+        args.push(value);
+      }
+    }
+    if (scriptKeys.length === 0) return entries.map(() => null);
+    // One script, one slot ({c:<connector>}): valid under Cluster too.
+    const reply = await runScript(this.#ctx.redis, CORRELATE, scriptKeys, args);
+    const previous = replyPerItem(reply, scriptKeys.length, 'correlate');
+    let at = 0;
+    return entries.map(({ smscIds }) => {
+      let taken: string | null = null;
+      for (let i = 0; i < smscIds.length; i++, at++) {
+        const old = previous[at];
+        if (taken === null && typeof old === 'string' && old.startsWith(STASHED)) taken = old.slice(1);
+      }
+      return taken;
+    });
   }
 
   async getCorrelations(connector: string, smscIds: readonly string[]): Promise<Array<PartRef | null>> {
@@ -606,50 +627,23 @@ export class RedisCorrelationStore implements CorrelationStore {
     return values.map(decodeRef);
   }
 
-  async stashReceipts(
+  async stashReceipt(
     connector: string,
-    entries: ReadonlyArray<{ smscIds: readonly string[]; receipt: string }>,
+    smscIds: readonly string[],
+    receipt: string,
     ttl: number,
-  ): Promise<void> {
-    const { keys } = this.#ctx;
-    await this.#setEach(
-      entries.map(({ smscIds, receipt }) => ({
-        keys: smscIds.map((id) => keys.stash(connector, id)),
-        value: receipt,
-      })),
-      ttl,
-    );
-  }
-
-  /**
-   * SET … EX of every key to its entry's value, in one script: a connector's correlation and stash
-   * keys share its hash tag, so this holds under Cluster too.
-   */
-  async #setEach(
-    entries: ReadonlyArray<{ keys: readonly string[]; value: string }>,
-    ttl: number,
-  ): Promise<void> {
-    const scriptKeys: string[] = [];
-    const args: Array<string | number> = [ttlSeconds('ttlSeconds', ttl)];
-    for (const e of entries) {
-      for (const key of e.keys) {
-        scriptKeys.push(key);
-        args.push(e.value);
-      }
-    }
-    if (scriptKeys.length > 0) await runScript(this.#ctx.redis, SET_EACH, scriptKeys, args);
-  }
-
-  async takeReceipts(connector: string, smscIds: readonly string[]): Promise<Array<string | null>> {
-    if (smscIds.length === 0) return [];
+  ): Promise<Array<PartRef | null> | null> {
+    if (smscIds.length === 0) return null;
     const { redis, keys } = this.#ctx;
-    // GETDEL (Redis ≥ 6.2) of each, in one script: two instances never both take a receipt.
     const reply = await runScript(
       redis,
-      TAKE_EACH,
-      smscIds.map((id) => keys.stash(connector, id)),
-      [],
+      STASH_UNLESS_CORRELATED,
+      smscIds.map((id) => keys.correlation(connector, id)),
+      [ttlSeconds('ttlSeconds', ttl), `${STASHED}${receipt}`],
     );
-    return replyPerItem(reply, smscIds.length, 'take').map((r) => (r === null ? null : String(r)));
+    if (reply === 0) return null;
+    return replyPerItem(reply, smscIds.length, 'stash').map((v) =>
+      decodeRef(typeof v === 'string' ? v : null),
+    );
   }
 }

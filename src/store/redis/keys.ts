@@ -1,8 +1,7 @@
 /**
  * The Redis key layout. The part in braces is the Redis Cluster hash tag: keys with the same tag
  * share a slot, which is what lets one Lua script or MGET touch them together. So a connector's
- * stream and deferred zset share `{q:<connector>}`, its correlations and stash share
- * `{c:<connector>}`, and a message record is alone in `{<id>}` (records spread over the cluster).
+ * stream and deferred zset share `{q:<connector>}`, its correlation keys share `{c:<connector>}`, and a message record is alone in `{<id>}` (records spread over the cluster).
  */
 import { StoreArgumentError } from '../errors.js';
 
@@ -43,13 +42,11 @@ export class RedisKeys {
     return `${this.prefix}:i:{${account}}:${key}`;
   }
 
-  /** String: `<part>:<messageId>` of the part an SMSC id points at, with a TTL. */
+  /**
+   * String, with a TTL: `<part>:<messageId>` of the part an SMSC id points at, or `~` and a
+   * receipt that arrived before that was written (taken when it is).
+   */
   correlation(connector: string, smscId: string): string {
     return `${this.prefix}:{c:${connector}}:${smscId}`;
-  }
-
-  /** String: a receipt that arrived before its correlation, with a TTL. */
-  stash(connector: string, smscId: string): string {
-    return `${this.prefix}:{c:${connector}}:e:${smscId}`;
   }
 }

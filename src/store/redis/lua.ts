@@ -85,22 +85,47 @@ return out
 `,
 );
 
-/** KEYS: string keys. ARGV[1]: TTL in seconds, then the value of each key. SET … EX for each. */
-export const SET_EACH = script(
-  'set-each',
+/**
+ * Correlations of SMSC ids. KEYS: correlation keys; ARGV[1]: TTL in seconds, then the value of
+ * each key. SET … EX … GET of each (Redis ≥ 7.0 in a script): a key's previous value, so a
+ * receipt stashed there (its value starts with '~') is taken by the same command that replaces
+ * it. Returns the previous value of each key where that was a stashed receipt, else nil.
+ */
+export const CORRELATE = script(
+  'correlate',
   `
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
-return #KEYS
+local out = {}
+for i = 1, #KEYS do
+  local old = redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1], 'GET')
+  if old and string.sub(old, 1, 1) == '~' then out[i] = old else out[i] = false end
+end
+return out
 `,
 );
 
-/** KEYS: string keys. GETDEL of each: its value, or nil where there was none. */
-export const TAKE_EACH = script(
-  'take-each',
+/**
+ * A receipt that came before its correlation. KEYS: the correlation keys of every spelling of
+ * its SMSC id; ARGV[1]: TTL in seconds, ARGV[2]: the stashed value ('~' and the receipt). When
+ * any key holds a correlation (not a stash), writes nothing and returns each key's value (nil
+ * for those without one); else sets every key to the stash and returns 0.
+ */
+export const STASH_UNLESS_CORRELATED = script(
+  'stash-unless-correlated',
   `
+local found = false
 local out = {}
-for i = 1, #KEYS do out[i] = redis.call('GETDEL', KEYS[i]) end
-return out
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and string.sub(v, 1, 1) ~= '~' then
+    out[i] = v
+    found = true
+  else
+    out[i] = false
+  end
+end
+if found then return out end
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2], 'EX', ARGV[1]) end
+return 0
 `,
 );
 
