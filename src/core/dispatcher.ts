@@ -37,7 +37,7 @@ import { TickBatcher } from '../util/batcher.js';
 import { planOptionsFor } from './intake.js';
 import { block, isFinalPart, partFinal, partSubmitted, transition } from './lattice.js';
 import type { FlowPolicy } from './policy.js';
-import { ReceiptHandler } from './receipts.js';
+import type { ReceiptHandler } from './receipts.js';
 import { type HoldReason, isFinal, type MessageError, type MessageRecord, type PartRef } from './types.js';
 import { updateRecord } from './update.js';
 
@@ -551,18 +551,17 @@ export class Dispatcher {
 
   async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<undefined[]> {
     const { store, receipts, correlationTtlSeconds } = this.#o;
+    const ids = items.map((i) => normalizeSmscId(i.smscId));
     // Written, and the receipts stashed under the ids before this taken, in one step.
     const taken = await store.correlation.correlate(
       this.#name,
-      items.map((i) => ({ smscIds: [normalizeSmscId(i.smscId)], ref: i.ref })),
+      items.map((i, n) => ({ smscIds: [ids[n]!], ref: i.ref })),
       correlationTtlSeconds,
     );
     await Promise.all(
-      taken.map((serialized, n) => {
-        const receipt = serialized === null ? null : ReceiptHandler.parseStashed(serialized);
-        const ref = items[n]?.ref;
-        return receipt && ref ? receipts.apply(ref, receipt, 'early') : undefined;
-      }),
+      taken.map((serialized, n) =>
+        serialized === null ? undefined : receipts.applyStashed(items[n]!.ref, serialized, ids[n]!),
+      ),
     );
     return items.map(() => undefined);
   }

@@ -201,6 +201,25 @@ export class ReceiptHandler {
   }
 
   /**
+   * A receipt that correlate took from the stash under `takenUnder`, with the dispatcher's write
+   * of the part's SMSC id. Its copies under the other spellings of its id are dropped, so that a
+   * later part whose SMSC id is one of them does not take it too; then it is applied ('early':
+   * counted when it was stashed).
+   */
+  async applyStashed(ref: PartRef, serialized: string, takenUnder: string): Promise<void> {
+    const receipt = ReceiptHandler.parseStashed(serialized);
+    if (!receipt) return;
+    const { store, connector } = this.#o;
+    const others = receiptIdCandidates(receipt.id)
+      .map((c) => c.id)
+      .filter((id) => id !== takenUnder);
+    await Promise.all([
+      others.length > 0 ? store.correlation.dropStashed(connector, others, serialized) : undefined,
+      this.apply(ref, receipt, 'early'),
+    ]);
+  }
+
+  /**
    * A receipt for a part this process sent a moment ago, whose id is not written yet: applied
    * once the dispatcher's write is done. False (the store's stash decides) when no part here has
    * the id, or when that write failed or waits on other parts for long (the SMSC waits for our

@@ -158,6 +158,14 @@ export interface CorrelationStore {
     receipt: string,
     ttlSeconds: number,
   ): Promise<Array<PartRef | null> | null>;
+
+  /**
+   * Deletes this stashed receipt from those of the ids where it still is: its copies under the
+   * other spellings of its id, once correlate has taken it under one, so that a later part whose
+   * SMSC id happens to be one of them does not take it too. Correlations and other receipts
+   * stay.
+   */
+  dropStashed(connector: string, smscIds: readonly string[], receipt: string): Promise<void>;
 }
 
 export interface Store {

@@ -154,6 +154,42 @@ describe('ReceiptHandler', () => {
   });
 });
 
+describe('ReceiptHandler.applyStashed', () => {
+  it('applies a receipt the correlation took, and drops its copies under the other spellings', async () => {
+    const { store, handler, metrics } = setup();
+    // The SMSC answered A3F1 (hex); its receipt, early, says 41969 (decimal): stashed under
+    // 41969, a3f1 and 268649 (41969 read as hex).
+    const sent = await sentRecord(store, 'A3F1');
+    await handler.handle(receiptPdu('41969'));
+    expect(await counted(metrics)).toEqual({ early: 1 });
+    const ref = { messageId: sent.id, part: 0 };
+    const [taken] = await store.correlation.correlate('c1', [{ smscIds: ['a3f1'], ref }], 60);
+    expect(taken).not.toBeNull();
+    await handler.applyStashed(ref, taken!, 'a3f1');
+    expect((await store.messages.getMany([sent.id]))[0]!.status).toBe('delivered');
+    // Later parts whose SMSC ids are those other spellings find nothing stashed for them.
+    const other = { messageId: 'another', part: 0 };
+    expect(
+      await store.correlation.correlate(
+        'c1',
+        [
+          { smscIds: ['41969'], ref: other },
+          { smscIds: ['268649'], ref: other },
+        ],
+        60,
+      ),
+    ).toEqual([null, null]);
+    expect(await counted(metrics)).toEqual({ early: 1 });
+  });
+
+  it('ignores a stashed value that is not a receipt', async () => {
+    const { store, handler } = setup();
+    const sent = await sentRecord(store, 'AB17');
+    await handler.applyStashed({ messageId: sent.id, part: 0 }, 'not json', 'ab17');
+    expect((await store.messages.getMany([sent.id]))[0]!.status).toBe('sent');
+  });
+});
+
 /** sluice_receipts_total by result. */
 async function counted(metrics: Metrics): Promise<Record<string, number>> {
   const out: Record<string, number> = {};

@@ -597,6 +597,28 @@ export function describeStoreContract(
         ]);
       });
 
+      it('dropStashed deletes that receipt where it is still stashed, and nothing else', async () => {
+        await store.correlation.stashReceipt('c1', ['A', 'B', 'E'], 'r', 3600);
+        await store.correlation.stashReceipt('c1', ['D'], 'other', 3600);
+        await store.correlation.correlate('c1', [{ smscIds: ['C'], ref: ref1 }], 3600);
+        expect(await store.correlation.correlate('c1', [{ smscIds: ['A'], ref: ref0 }], 3600)).toEqual(['r']);
+        await store.correlation.dropStashed('c1', ['B', 'C', 'D', 'missing'], 'r');
+        await store.correlation.dropStashed('c2', ['E'], 'r');
+        await store.correlation.dropStashed('c1', [], 'r');
+        expect(await store.correlation.getCorrelations('c1', ['A', 'C'])).toEqual([ref0, ref1]);
+        expect(
+          await store.correlation.correlate(
+            'c1',
+            [
+              { smscIds: ['B'], ref: ref1 },
+              { smscIds: ['D'], ref: ref1 },
+              { smscIds: ['E'], ref: ref1 },
+            ],
+            3600,
+          ),
+        ).toEqual([null, 'other', 'r']);
+      });
+
       it('a stashed receipt is taken once, even by concurrent correlations', async () => {
         await store.correlation.stashReceipt('c1', ['77'], 'r', 3600);
         const takes = await Promise.all(

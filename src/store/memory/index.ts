@@ -466,6 +466,15 @@ export class MemoryCorrelationStore implements CorrelationStore {
     return null;
   }
 
+  async dropStashed(connector: string, smscIds: readonly string[], receipt: string): Promise<void> {
+    const now = this.#clock.now();
+    for (const id of smscIds) {
+      const key = pairKey(connector, id);
+      const slot = this.#slots.get(key, now);
+      if (slot !== undefined && 'stashed' in slot && slot.stashed === receipt) this.#slots.delete(key);
+    }
+  }
+
   /** A copy of the part the key points at; null when it is absent or holds a stashed receipt. */
   #ref(key: string, now: number): PartRef | null {
     const slot = this.#slots.get(key, now);

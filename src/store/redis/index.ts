@@ -34,6 +34,7 @@ import {
   CONFIRM_IF,
   CORRELATE,
   DEFER,
+  DELETE_IF_EQUAL,
   ENQUEUE,
   KEEP,
   RELEASE_IF,
@@ -644,6 +645,17 @@ export class RedisCorrelationStore implements CorrelationStore {
     if (reply === 0) return null;
     return replyPerItem(reply, smscIds.length, 'stash').map((v) =>
       decodeRef(typeof v === 'string' ? v : null),
+    );
+  }
+
+  async dropStashed(connector: string, smscIds: readonly string[], receipt: string): Promise<void> {
+    if (smscIds.length === 0) return;
+    const { redis, keys } = this.#ctx;
+    await runScript(
+      redis,
+      DELETE_IF_EQUAL,
+      smscIds.map((id) => keys.correlation(connector, id)),
+      [`${STASHED}${receipt}`],
     );
   }
 }

@@ -129,6 +129,18 @@ return 0
 `,
 );
 
+/** KEYS: string keys. DEL of each whose value is ARGV[1]; returns how many went. */
+export const DELETE_IF_EQUAL = script(
+  'delete-if-equal',
+  `
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then n = n + redis.call('DEL', KEYS[i]) end
+end
+return n
+`,
+);
+
 /**
  * KEYS[1]: stream, KEYS[2]: deferred zset. ARGV: group, consumer, count, now (ms, the injected
  * clock), reclaim idle ms (-1: no reclaim), XAUTOCLAIM cursor, most deferred entries to move.
