@@ -9,8 +9,8 @@
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS; and per message: the CPU time sluice, the load (this
  * process: autocannon and the simulator) and redis-server spent, and Redis's commands (those
- * scripts run count too; in all, and by name), client writes and bytes received. Any non-2xx responses are listed by
- * status.
+ * scripts run count too; in all, and by name), client writes and bytes received. Any non-2xx
+ * responses are listed by status.
  * Before each run a calibration times a fixed CPU loop in two processes at once: the machine's
  * speed at that moment, to tell a slower host from slower code.
  *

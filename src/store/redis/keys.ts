@@ -1,7 +1,8 @@
 /**
  * The Redis key layout. The part in braces is the Redis Cluster hash tag: keys with the same tag
  * share a slot, which is what lets one Lua script or MGET touch them together. So a connector's
- * stream and deferred zset share `{q:<connector>}`, its correlation keys share `{c:<connector>}`, and a message record is alone in `{<id>}` (records spread over the cluster).
+ * stream and deferred zset share `{q:<connector>}`, its correlation keys share `{c:<connector>}`,
+ * and a message record is alone in `{<id>}` (records spread over the cluster).
  */
 import { StoreArgumentError } from '../errors.js';
 
