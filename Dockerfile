@@ -15,7 +15,11 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
+# uWebSockets.js ships its binary for every platform and Node ABI (133 MB): only this image's
+# one stays (node_modules 156 MB -> 30 MB).
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force \
+ && find node_modules/uWebSockets.js/dist/bin -name '*.node' \
+      ! -name "uws_$(node -p process.platform)_$(node -p process.arch)_$(node -p process.versions.modules).node" -delete
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 USER node
