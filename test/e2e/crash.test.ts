@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
 import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { redisForFile } from '../support/redis-server.js';
+import { untilDelivered } from './helpers.js';
 
 const N = 60;
 const KEY = 'crash-test-key-0123456789';
@@ -184,47 +185,3 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
     }
   }, 60_000);
 });
-
-/**
- * Looks each message up through `base` until all say delivered, and returns their statuses. A
- * look follows each receipt the SMSC has answered; since a receipt stashed before its SMSC id was
- * recorded is applied later with no receipt of its own, a look also follows every 100 ms without
- * one. The test's own timeout bounds it.
- */
-async function untilDelivered(
-  sim: Simulator,
-  base: string,
-  headers: Record<string, string>,
-  ids: readonly string[],
-): Promise<Map<string, string>> {
-  const statuses = new Map<string, string>();
-  let receipts = 0;
-  let wake: (() => void) | null = null;
-  const onReceipt = () => {
-    receipts++;
-    wake?.();
-  };
-  sim.on('delivered', onReceipt);
-  try {
-    for (;;) {
-      const seen = receipts;
-      const pending = ids.filter((id) => statuses.get(id) !== 'delivered');
-      if (pending.length === 0) return statuses;
-      for (const id of pending) {
-        const res = await fetch(`${base}/v1/messages/${id}`, { headers });
-        statuses.set(id, ((await res.json()) as { status: string }).status);
-      }
-      if (receipts !== seen) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wake = null;
-    }
-  } finally {
-    sim.off('delivered', onReceipt);
-  }
-}
