@@ -27,7 +27,7 @@ import type {
   SluiceConfig,
   StoreConfig,
 } from './types.js';
-import { PROCESS_ROLES, roleStoreProblem } from './types.js';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, PROCESS_ROLES, roleStoreProblem } from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -342,13 +342,13 @@ function readHttp(s: Section): HttpConfig {
 }
 
 function readStore(c: Checker, top: Section): StoreConfig {
-  const s = top.section('store', ['kind', 'url', 'keyPrefix']);
+  const s = top.section('store', ['kind', 'url', 'keyPrefix', 'commandTimeoutMs']);
   const mark = c.mark();
   const kind = s.oneOf('kind', ['memory', 'redis'], 'memory');
   // An unknown kind is the one problem worth reporting here; the placeholder is never returned.
   if (!c.cleanSince(mark)) return { kind: 'memory' };
   if (kind === 'memory') {
-    for (const key of ['url', 'keyPrefix']) {
+    for (const key of ['url', 'keyPrefix', 'commandTimeoutMs']) {
       if (s.raw(key) !== undefined)
         c.report(s.pathOf(key), 'applies only to kind: redis (this store is kind: memory)');
     }
@@ -358,7 +358,12 @@ function readStore(c: Checker, top: Section): StoreConfig {
   // Never shown: a Redis URL carries its password.
   if (typeof s.raw('url') === 'string' && !isRedisUrl(url))
     s.fail('url', 'must be a redis:// or rediss:// URL', { secret: true });
-  return { kind, url, keyPrefix: s.string('keyPrefix', 'a string', 'sluice:') };
+  return {
+    kind,
+    url,
+    keyPrefix: s.string('keyPrefix', 'a string', 'sluice:'),
+    commandTimeoutMs: s.integer('commandTimeoutMs', 100, 60_000, DEFAULT_REDIS_COMMAND_TIMEOUT_MS),
+  };
 }
 
 function isRedisUrl(url: string): boolean {

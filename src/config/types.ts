@@ -17,7 +17,18 @@ export interface HttpConfig {
   maxBodyBytes: number;
 }
 
-export type StoreConfig = { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+/** store.commandTimeoutMs when the configuration names none (and RedisStore's own default). */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5_000;
+
+export type StoreConfig =
+  | { kind: 'memory' }
+  | {
+      kind: 'redis';
+      url: string;
+      keyPrefix: string;
+      /** How long a Redis command may go unanswered before it fails (and the request with a 503). */
+      commandTimeoutMs: number;
+    };
 
 export interface ConnectorConfig {
   name: string;

@@ -276,9 +276,17 @@ export async function unavailableOnFailure<T>(fn: () => Promise<T>): Promise<T> 
     return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    throw new ApiError(503, 'unavailable', 'the message store is unavailable; retry later', [], {
-      cause: err instanceof SluiceError || err instanceof Error ? err : undefined,
-      retryAfterSeconds: 1,
-    });
+    // A write that timed out (store.commandTimeoutMs) may have reached the store all the same:
+    // the message may be accepted though this answer says 503, and a retry may send it twice.
+    throw new ApiError(
+      503,
+      'unavailable',
+      'the message store is unavailable; retry later (a request that timed out may have been stored all the same)',
+      [],
+      {
+        cause: err instanceof SluiceError || err instanceof Error ? err : undefined,
+        retryAfterSeconds: 1,
+      },
+    );
   }
 }

@@ -36,6 +36,7 @@ export function createStore(config: StoreConfig, options: CreateStoreOptions): S
         ...common,
         url: config.url,
         keyPrefix: config.keyPrefix,
+        commandTimeoutMs: config.commandTimeoutMs,
         ...(options.claims === false ? { claims: false } : {}),
       });
   }

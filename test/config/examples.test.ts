@@ -28,7 +28,12 @@ describe('config/sluice.example.yaml', () => {
 
   it('parses with those variables set', () => {
     const config = loadConfigFile(example, EXAMPLE_ENV);
-    expect(config.store).toEqual({ kind: 'redis', url: EXAMPLE_ENV.REDIS_URL, keyPrefix: 'sluice:' });
+    expect(config.store).toEqual({
+      kind: 'redis',
+      url: EXAMPLE_ENV.REDIS_URL,
+      keyPrefix: 'sluice:',
+      commandTimeoutMs: 5_000,
+    });
     expect(config.connectors.map((c) => [c.name, c.bind, c.binds, c.concatenation, c.tls !== null])).toEqual([
       ['carrier-a', 'transceiver', 4, 'udh8', true],
       ['carrier-b', 'transmitter+receiver', 2, 'sar', false],

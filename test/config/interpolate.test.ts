@@ -22,7 +22,12 @@ describe('${VAR} references', () => {
       API_KEY: SECRET,
       SENDER: 'Acme',
     });
-    expect(config.store).toEqual({ kind: 'redis', url: 'rediss://:pw@redis:6380', keyPrefix: 'sluice:' });
+    expect(config.store).toEqual({
+      kind: 'redis',
+      url: 'rediss://:pw@redis:6380',
+      keyPrefix: 'sluice:',
+      commandTimeoutMs: 5_000,
+    });
     expect(config.connectors[0]!.password).toBe('pw');
     expect(config.connectors[0]!.host).toBe('smsc.carrier.example');
     expect(config.apiKeys[0]).toMatchObject({ name: 'web', key: SECRET, senders: ['Acme'] });

@@ -298,7 +298,12 @@ describe('defaults', () => {
 
   it('defaults the Redis key prefix', () => {
     const config = parseTree(baseTree());
-    expect(config.store).toEqual({ kind: 'redis', url: 'redis://localhost:6379', keyPrefix: 'sluice:' });
+    expect(config.store).toEqual({
+      kind: 'redis',
+      url: 'redis://localhost:6379',
+      keyPrefix: 'sluice:',
+      commandTimeoutMs: 5_000,
+    });
   });
 
   it('reads tls: true as TLS with the system CAs, false as plain TCP, and fills in a mapping', () => {

@@ -433,10 +433,14 @@ describe('store', () => {
     ['store.url', 'localhost:6379', 'store.url must be a redis:// or rediss:// URL'],
     ['store.url', '', 'store.url must be a redis:// or rediss:// URL'],
     ['store.url', 'redis://[::1', 'store.url must be a redis:// or rediss:// URL'],
+    ['store.commandTimeoutMs', 99, 'store.commandTimeoutMs must be an integer 100..60000, got 99'],
+    ['store.commandTimeoutMs', 60_001, 'store.commandTimeoutMs must be an integer 100..60000, got 60001'],
   ]);
   accepts([
     ['store.url', 'rediss://:pw@redis.internal:6380/2'],
     ['store.keyPrefix', 'tenant-a:'],
+    ['store.commandTimeoutMs', 100],
+    ['store.commandTimeoutMs', 60_000],
     ['store', undefined],
   ]);
 
@@ -447,10 +451,16 @@ describe('store', () => {
   });
 
   it('refuses Redis settings for the memory store', () => {
-    const tree = withValue(baseTree(), 'store', { kind: 'memory', url: 'redis://r', keyPrefix: 'x:' });
+    const tree = withValue(baseTree(), 'store', {
+      kind: 'memory',
+      url: 'redis://r',
+      keyPrefix: 'x:',
+      commandTimeoutMs: 1000,
+    });
     expect(problemsIn(tree)).toEqual([
       'store.url applies only to kind: redis (this store is kind: memory)',
       'store.keyPrefix applies only to kind: redis (this store is kind: memory)',
+      'store.commandTimeoutMs applies only to kind: redis (this store is kind: memory)',
     ]);
   });
 });

@@ -129,6 +129,7 @@ describe.each([
       kind: 'redis' as const,
       url: redis.url,
       keyPrefix: `qa${Math.random().toString(36).slice(2, 8)}`,
+      commandTimeoutMs: 5_000,
     }),
   ],
 ])('with the %s store', (_, store) => {

@@ -393,7 +393,7 @@ describe('RedisStore', () => {
 
   it('createStore builds it for { kind: redis } with the configured prefix', async () => {
     const store = createStore(
-      { kind: 'redis', url: redisServer.url, keyPrefix: 'configured' },
+      { kind: 'redis', url: redisServer.url, keyPrefix: 'configured', commandTimeoutMs: 5_000 },
       { ttl: { messageSeconds: 60 } },
     );
     try {

@@ -111,6 +111,8 @@ export interface CarrierConfig {
   /** The connector's window. */
   window: number;
   apiKey: string;
+  /** store.commandTimeoutMs; the default when absent. */
+  commandTimeoutMs?: number;
   /** YAML appended at the top level (queue, shutdownTimeoutSeconds, …). */
   extra?: string;
 }
@@ -124,7 +126,7 @@ export function writeCarrierConfig(file: string, c: CarrierConfig): string {
     file,
     `
 http: { host: 127.0.0.1, port: ${c.httpPort} }
-store: { kind: redis, url: '${c.redisUrl}', keyPrefix: ${c.keyPrefix} }
+store: { kind: redis, url: '${c.redisUrl}', keyPrefix: ${c.keyPrefix}${c.commandTimeoutMs ? `, commandTimeoutMs: ${c.commandTimeoutMs}` : ''} }
 simulator: { enabled: false }
 connectors:
   - { name: carrier, host: 127.0.0.1, port: ${c.smscPort}, systemId: sluice, password: sluice, window: ${c.window}, enquireLinkIntervalMs: 0 }

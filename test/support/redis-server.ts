@@ -15,9 +15,14 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** SIGKILL at once: a crash, for durability tests. */
   kill9(): void;
+  /** SIGSTOP: the server hangs (connections stay open, nothing is answered), as in a stall. */
+  pause(): void;
+  /** SIGCONT after pause(): it answers again, the commands sent meanwhile first. */
+  resume(): void;
 }
 
-function spawnOn(port: number): Promise<RedisServer> {
+/** Starts redis-server on `port` (one a stopped server had: its clients reconnect to this one). */
+export function startRedisOn(port: number): Promise<RedisServer> {
   const child: ChildProcess = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -46,6 +51,12 @@ function spawnOn(port: number): Promise<RedisServer> {
         kill9() {
           if (!exited) child.kill('SIGKILL');
         },
+        pause() {
+          if (!exited) child.kill('SIGSTOP');
+        },
+        resume() {
+          if (!exited) child.kill('SIGCONT');
+        },
       });
     };
     const onEarlyExit = (code: number | null, signal: string | null): void => {
@@ -68,7 +79,7 @@ export async function startRedis(): Promise<RedisServer> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      return await spawnOn(await freePort());
+      return await startRedisOn(await freePort());
     } catch (err) {
       if (err instanceof Error && 'code' in err && err.code === 'ENOENT') throw err;
       lastError = err;

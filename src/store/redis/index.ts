@@ -12,6 +12,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { type Clock, systemClock } from '../../clock.js';
+import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS } from '../../config/types.js';
 import { copyRecord, type MessageRecord, type PartRef } from '../../core/types.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { TickBatcher } from '../../util/batcher.js';
@@ -62,6 +63,12 @@ export interface RedisStoreOptions {
    * enqueues are not kept for a first claim here that never comes.
    */
   claims?: boolean;
+  /**
+   * How long a command may go unanswered before it fails (default 5,000 ms): a Redis that hangs
+   * turns into errors (HTTP 503) instead of requests that never end. While the connection is
+   * down, commands fail after one reconnection attempt instead of waiting through twenty.
+   */
+  commandTimeoutMs?: number;
   /** ioredis options laid over the store's own (auto-pipelining stays on). */
   redisOptions?: RedisOptions;
 }
@@ -154,7 +161,12 @@ export class RedisStore implements Store {
   constructor(options: RedisStoreOptions) {
     const logger = options.logger ?? silentLogger;
     this.keys = new RedisKeys(options.keyPrefix ?? 'sluice');
+    const commandTimeout = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
     this.#redis = new Redis(options.url, {
+      commandTimeout,
+      // ioredis's default, 20, holds a command through about 70 s of reconnection attempts
+      // while Redis is down: the HTTP request waiting on it would outlast any client's patience.
+      maxRetriesPerRequest: 1,
       ...options.redisOptions,
       enableAutoPipelining: true,
       // RESP2, whatever ioredis defaults to (6 speaks RESP3): the reply shapes this store parses
@@ -556,7 +568,14 @@ export class RedisQueueStore implements QueueStore {
     if (conn === undefined) {
       const { redis, logger } = this.#ctx;
       // One command at a time on it: pipelining buys nothing.
-      conn = redis.duplicate({ enableAutoPipelining: false, protocol: 2 });
+      // A blocking read waits as long as it asks to: the command timeout would cut it short.
+      // ioredis's blocking timeout ends it that long after its BLOCK instead, should Redis hang.
+      conn = redis.duplicate({
+        enableAutoPipelining: false,
+        protocol: 2,
+        commandTimeout: undefined,
+        blockingTimeout: redis.options.commandTimeout ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+      });
       conn.on('error', (err: unknown) =>
         logger.warn({ err, connector, consumer }, 'redis store: blocking connection error'),
       );
