@@ -80,7 +80,11 @@ export class Gateway implements GatewayApi {
       const { key, claim } = idempotency;
       const earlier = await unavailableOnFailure(() =>
         messages.claimIdempotencyKey(account.name, key, claim, IDEMPOTENCY_PENDING_SECONDS),
-      );
+      ).catch((err: unknown) => {
+        // The claim may have been written all the same (it timed out): undone after it.
+        this.#settle(account, idempotency);
+        throw err;
+      });
       if (earlier !== null) {
         if (earlier.fingerprint !== null && earlier.fingerprint !== claim.fingerprint) {
           throw new ApiError(
@@ -89,7 +93,17 @@ export class Gateway implements GatewayApi {
             'this Idempotency-Key was used with a different request; use a new key for a new message',
           );
         }
+        const [existing] = await unavailableOnFailure(() => messages.getMany([earlier.messageId]));
         if (earlier.pending) {
+          if (existing) {
+            // Stored, though the request that bound the key has not confirmed it (it failed
+            // after the write, or is answering now): this key's message.
+            await this.#confirm(account, {
+              key,
+              claim: { messageId: earlier.messageId, fingerprint: earlier.fingerprint ?? claim.fingerprint },
+            });
+            return { message: existing, created: false };
+          }
           // Answering with the first request's message before it is durable could promise a
           // message that is then not accepted; accepting this one too would send it twice.
           throw new ApiError(
@@ -100,7 +114,6 @@ export class Gateway implements GatewayApi {
             { retryAfterSeconds: 1 },
           );
         }
-        const [existing] = await unavailableOnFailure(() => messages.getMany([earlier.messageId]));
         if (existing) return { message: existing, created: false };
         // The key's message is gone (expired): the key may be used afresh.
         await unavailableOnFailure(() =>
@@ -109,8 +122,9 @@ export class Gateway implements GatewayApi {
         return this.#store(account, record, idempotency);
       }
     }
-    const [scope] = await this.#blockedBy([record]);
+    let scope: string | null;
     try {
+      [scope = null] = await this.#blockedBy([record]);
       if (scope) {
         this.#block(record, scope);
         await unavailableOnFailure(() => messages.putFinal([record]));
@@ -118,9 +132,7 @@ export class Gateway implements GatewayApi {
         await unavailableOnFailure(() => messages.enqueue([record]));
       }
     } catch (err) {
-      if (idempotency !== null) {
-        await messages.releaseIdempotencyKey(account.name, idempotency.key, record.id).catch(() => {});
-      }
+      if (idempotency !== null) this.#settle(account, idempotency);
       throw err;
     }
     if (idempotency !== null) await this.#confirm(account, idempotency);
@@ -132,7 +144,7 @@ export class Gateway implements GatewayApi {
   /**
    * The message is accepted: its key's binding is confirmed. A failure here does not undo the
    * acceptance (the client gets its 202); the key stays pending until IDEMPOTENCY_PENDING_SECONDS
-   * pass, and a retry meanwhile is answered 409 rather than sent twice.
+   * pass, and a retry meanwhile finds the message and is answered with it.
    */
   async #confirm(account: Account, idempotency: { key: string; claim: IdempotencyClaim }): Promise<void> {
     try {
@@ -148,6 +160,26 @@ export class Gateway implements GatewayApi {
         'idempotency key not confirmed; it lapses unconfirmed',
       );
     }
+  }
+
+  /**
+   * The request failed after claiming its key, and its writes may have reached the store all the
+   * same (a timeout): the key is confirmed if its message was stored, else released, in one step
+   * that the store runs after those writes. Not awaited: the 503 goes out at once, and should
+   * this fail too, the key lapses after IDEMPOTENCY_PENDING_SECONDS (a retry that finds the
+   * message meanwhile is answered with it).
+   */
+  #settle(account: Account, idempotency: { key: string; claim: IdempotencyClaim }): void {
+    this.#o.store.messages
+      .settleIdempotencyKey(
+        account.name,
+        idempotency.key,
+        idempotency.claim,
+        this.#o.config.ttl.idempotencySeconds,
+      )
+      .catch((err: unknown) =>
+        this.#o.logger.warn({ err, account: account.name }, 'idempotency key not settled; it lapses'),
+      );
   }
 
   async submitBatch(account: Account, requests: readonly SubmitRequest[]): Promise<BatchItemResult[]> {

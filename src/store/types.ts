@@ -89,6 +89,20 @@ export interface MessageStore {
    * and was bound anew) cannot drop another message's binding.
    */
   releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void>;
+
+  /**
+   * The request that claimed `key` failed, and its message may have been stored all the same (a
+   * write that timed out): while the key is still pending for this claim, it is confirmed (as
+   * confirmIdempotencyKey) when the claim's message exists, and released when it does not. One
+   * atomic step, run after the request's own writes: a retry with the key then gets the message
+   * if there is one, and a fresh start if not.
+   */
+  settleIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
+    ttlSeconds: number,
+  ): Promise<void>;
 }
 
 export interface QueueStore {

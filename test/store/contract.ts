@@ -315,6 +315,27 @@ export function describeStoreContract(
         expect(await m.claimIdempotencyKey('acme', 'order-9', claim('other'), 60)).toBeNull();
       });
 
+      it('settling a pending key confirms it when its message was stored, else releases it', async () => {
+        const m = store.messages;
+        const stored = makeRecord();
+        // The request's writes went through (though it failed after): confirmed.
+        expect(await m.claimIdempotencyKey('acme', 's1', claim(stored.id), 60)).toBeNull();
+        await m.enqueue([stored]);
+        await m.settleIdempotencyKey('acme', 's1', claim(stored.id), 600);
+        expect(await m.claimIdempotencyKey('acme', 's1', claim('again'), 60)).toEqual(confirmed(stored.id));
+        // They did not: released, free for the retry.
+        expect(await m.claimIdempotencyKey('acme', 's2', claim('never-stored'), 60)).toBeNull();
+        await m.settleIdempotencyKey('acme', 's2', claim('never-stored'), 600);
+        expect(await m.claimIdempotencyKey('acme', 's2', claim('retry'), 60)).toBeNull();
+        // Only a key still pending for this very claim: another claim's, or a confirmed one, stay.
+        await m.settleIdempotencyKey('acme', 's2', claim('never-stored'), 600);
+        expect(await m.claimIdempotencyKey('acme', 's2', claim('x'), 60)).toEqual(pending('retry'));
+        await m.settleIdempotencyKey('acme', 's1', claim(stored.id), 600);
+        expect(await m.claimIdempotencyKey('acme', 's1', claim('x'), 60)).toEqual(confirmed(stored.id));
+        await m.settleIdempotencyKey('acme', 'never-bound', claim('m1'), 600);
+        expect(await m.claimIdempotencyKey('acme', 'never-bound', claim('m1'), 60)).toBeNull();
+      });
+
       it('concurrent claims of one idempotency key: exactly one binds it', async () => {
         const results = await Promise.all(
           Array.from({ length: 10 }, (_, i) =>

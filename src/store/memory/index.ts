@@ -163,6 +163,20 @@ export class MemoryMessageStore implements MessageStore {
     const bound = this.#idempotency.get(k, this.#clock.now());
     if (bound !== undefined && parseBinding(bound).messageId === messageId) this.#idempotency.delete(k);
   }
+
+  async settleIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
+    ttl: number,
+  ): Promise<void> {
+    const now = this.#clock.now();
+    const k = pairKey(account, key);
+    if (this.#idempotency.get(k, now) !== encodeBinding(claim, true)) return;
+    if (this.#records.get(claim.messageId, now) === undefined) this.#idempotency.delete(k);
+    else
+      this.#idempotency.set(k, encodeBinding(claim, false), now + ttlSeconds('ttlSeconds', ttl) * 1000, now);
+  }
 }
 
 /** A stream entry: queued (consumer null) or handed out and pending. */

@@ -37,9 +37,11 @@ import {
   DEFER,
   DELETE_IF_EQUAL,
   ENQUEUE,
+  evalScript,
   KEEP,
   RELEASE_IF,
   runScript,
+  SETTLE_IF,
   STASH_UNLESS_CORRELATED,
 } from './lua.js';
 import { RedisOptOutStore } from './optouts.js';
@@ -351,6 +353,23 @@ export class RedisMessageStore implements MessageStore {
   async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {
     const { redis, keys } = this.#ctx;
     await runScript(redis, RELEASE_IF, [keys.idempotency(account, key)], [messageId]);
+  }
+
+  async settleIdempotencyKey(
+    account: string,
+    key: string,
+    claim: IdempotencyClaim,
+    ttl: number,
+  ): Promise<void> {
+    const { redis, keys } = this.#ctx;
+    // Two slots (the key's account, the record's id): one primary, like enqueue. EVAL: it must
+    // run right after the writes of the failed request, before a retry's claim.
+    await evalScript(
+      redis,
+      SETTLE_IF,
+      [keys.idempotency(account, key), keys.message(claim.messageId)],
+      [encodeBinding(claim, true), encodeBinding(claim, false), ttlSeconds('ttlSeconds', ttl)],
+    );
   }
 }
 

@@ -217,6 +217,24 @@ return 0
 );
 
 /**
+ * KEYS[1]: idempotency key, KEYS[2]: the claim's message record. ARGV[1]: the pending binding,
+ * ARGV[2]: the confirmed one, ARGV[3]: its TTL in seconds. While the key holds that pending
+ * binding: confirmed when the record exists (returns 2), else deleted (1); otherwise 0.
+ */
+export const SETTLE_IF = script(
+  'settle-if',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 2
+end
+redis.call('DEL', KEYS[1])
+return 1
+`,
+);
+
+/**
  * KEYS[1]: idempotency key. ARGV[1]: the pending binding, ARGV[2]: the confirmed one, ARGV[3]: its
  * TTL in seconds. Confirms only while the key still holds that pending binding.
  */
@@ -295,6 +313,20 @@ return 0
 
 function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
+}
+
+/**
+ * EVAL with the script's source, never EVALSHA: for a rare call whose place among the
+ * connection's commands matters. runScript's fallback, after a NOSCRIPT, would go out a round
+ * trip later, behind commands issued meanwhile.
+ */
+export function evalScript(
+  redis: Redis,
+  s: LuaScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+): Promise<unknown> {
+  return redis.eval(s.source, keys.length, ...keys, ...args);
 }
 
 /** EVALSHA, or EVAL when the server lost the script cache. */
