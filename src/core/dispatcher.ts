@@ -286,7 +286,7 @@ export class Dispatcher {
     if (record.attempts === 0 && outcomes.size > 0) {
       metrics.queueAgeSeconds.observe({ connector: this.#name }, (sentAt - queuedSince(record)) / 1000);
     }
-    const written = await updateRecord(store.messages, record.id, record, (r) => {
+    const change = (r: MessageRecord): boolean => {
       let changed = transition(r, 'sending', now);
       if (outcomes.size > 0) {
         r.attempts += 1;
@@ -303,7 +303,11 @@ export class Dispatcher {
         else if (!o.retry) changed = partFinal(r, index, 'failed', o.at, o.error) || changed;
       }
       return changed;
-    });
+    };
+    // Again after a failure from a fresh read: the failed attempt changed `record` in place.
+    const written = await this.#persist('record', (attempt) =>
+      updateRecord(store.messages, record.id, attempt === 0 ? record : null, change),
+    );
     if (written && written.status !== before) this.#o.onStatus?.(written);
     const submitted = [...outcomes].filter((e): e is [number, Extract<PartOutcome, { ok: true }>] => e[1].ok);
     const correlate: Array<[number, { smscId: string }]> = [...submitted];
@@ -316,7 +320,8 @@ export class Dispatcher {
           correlate.push([p.index, { smscId: p.smscId }]);
       }
     }
-    if (correlate.length > 0) await this.#correlate(record.id, correlate);
+    if (correlate.length > 0)
+      await this.#persist('correlations', () => this.#correlate(record.id, correlate));
     recorded.resolve(written);
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });
@@ -324,10 +329,29 @@ export class Dispatcher {
       metrics.messages.inc({ status: 'sent', connector: this.#name, sender: written.from });
     }
     if (retry && written && !isFinal(written.status)) {
-      const delay = this.#backoff(written.attempts);
-      await store.queue.defer(this.#name, [entry], clock.now() + delay);
+      const notBefore = clock.now() + this.#backoff(written.attempts);
+      await this.#persist('defer', () => store.queue.defer(this.#name, [entry], notBefore));
     } else {
-      await this.#acks.add(entry.entryId);
+      await this.#persist('ack', () => this.#acks.add(entry.entryId));
+    }
+  }
+
+  /**
+   * A store write for a message already submitted, tried until it lands. Giving up would turn
+   * an answered submit into a resend: the entry, never acknowledged, is reclaimed and sent again.
+   * So a store that fails for a while (Redis restarting, a command timeout) only delays it; the
+   * message stays in hand meanwhile, and the heartbeat keeps it from being reclaimed. Once the
+   * dispatcher is stopping, a failure ends it (another process reclaims the entry later).
+   */
+  async #persist<T>(what: string, write: (attempt: number) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write(attempt);
+      } catch (err) {
+        if (this.#stopped) throw err;
+        this.#log.warn({ err, what, attempt }, 'store write after a submit failed; trying again');
+        await this.#sleep(Math.min(5_000, 100 * 2 ** attempt));
+      }
     }
   }
 

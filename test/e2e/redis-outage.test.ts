@@ -3,7 +3,8 @@
  * answered), then stopped and started again empty on its port. Meanwhile requests that need the
  * store are answered 503 with problem JSON and Retry-After instead of waiting on it, /readyz
  * says the store is down, and the process stays up; once Redis answers again, sluice accepts and
- * delivers again. Every message answered 202 is delivered.
+ * delivers again. Every message answered 202 is delivered, once; a request retried with its
+ * Idempotency-Key right after a timeout is one message.
  */
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,8 +33,12 @@ describe('Redis hung, then down, then back', () => {
       dlrDelayMs: 0,
     });
     const { smpp } = await sim.start();
-    const submitted = new Set<string>();
-    sim.on('submit', (r) => submitted.add(r.pdu.short_message.toString('latin1')));
+    // Submits to the SMSC by message text.
+    const submitted = new Map<string, number>();
+    sim.on('submit', (r) => {
+      const text = r.pdu.short_message.toString('latin1');
+      submitted.set(text, (submitted.get(text) ?? 0) + 1);
+    });
     const httpPort = await freePort();
     const base = `http://127.0.0.1:${httpPort}`;
     const config = writeCarrierConfig(join(dir.path, 'sluice.yaml'), {
@@ -48,14 +53,17 @@ describe('Redis hung, then down, then back', () => {
     const sluice = await startSluice(config);
     const accepted: Array<{ id: string; body: string }> = [];
     let n = 0;
-    const submit = async (): Promise<Response> => {
-      const body = `outage test message ${n++}`;
+    const submit = async (
+      idempotencyKey?: string,
+      body = `outage test message ${n++}`,
+    ): Promise<Response> => {
       const res = await fetch(`${base}/v1/messages`, {
         method: 'POST',
-        headers,
+        headers: idempotencyKey ? { ...headers, 'idempotency-key': idempotencyKey } : headers,
         body: JSON.stringify({ from: '12345', to: '+447700900123', body }),
       });
-      if (res.status === 202) accepted.push({ id: ((await res.clone().json()) as { id: string }).id, body });
+      if (res.status === 202 || res.status === 200)
+        accepted.push({ id: ((await res.clone().json()) as { id: string }).id, body });
       return res;
     };
     const expectUnavailable = async () => {
@@ -80,16 +88,32 @@ describe('Redis hung, then down, then back', () => {
         fresh.map((a) => a.id),
       );
       expect([...statuses.values()]).toEqual(fresh.map(() => 'delivered'));
-      for (const a of fresh) expect(submitted.has(a.body)).toBe(true);
+      for (const a of fresh) expect([a.body, submitted.get(a.body)]).toEqual([a.body, 1]);
     };
     try {
+      // 1. Hung, just as the SMSC takes a message: the writes after its submit time out (as the
+      // request answered 503 meanwhile does) and are tried again until they land, so the
+      // message is not sent a second time.
+      const server = redis;
+      const hung = new Promise<void>((resolve) =>
+        sim.once('submit', () => {
+          server.pause();
+          resolve();
+        }),
+      );
       expect((await submit()).status).toBe(202);
-
-      // 1. Hung: every command times out after commandTimeoutMs.
-      redis.pause();
+      await hung;
       await expectUnavailable();
       redis.resume();
+      await expectDelivered();
       expect((await submit()).status).toBe(202);
+
+      // An Idempotency-Key retried after a timed-out attempt, at once: one message, whatever
+      // the first attempt got to write (the key is settled after its writes).
+      redis.pause();
+      expect((await submit('retry-me', 'outage test message with a key')).status).toBe(503);
+      redis.resume();
+      expect([200, 202]).toContain((await submit('retry-me', 'outage test message with a key')).status);
       await expectDelivered();
 
       // 2. Down: the connection is refused. (This Redis keeps nothing on disk: what it held is
@@ -103,7 +127,7 @@ describe('Redis hung, then down, then back', () => {
       await untilReady(base);
       expect((await submit()).status).toBe(202);
       await expectDelivered();
-      expect(accepted).toHaveLength(3);
+      expect(accepted).toHaveLength(4);
       expect(sluice.exitCode).toBeNull();
     } finally {
       if (sluice.exitCode === null) {
