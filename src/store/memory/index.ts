@@ -171,11 +171,11 @@ export class MemoryMessageStore implements MessageStore {
     ttl: number,
   ): Promise<void> {
     const now = this.#clock.now();
+    if (this.#records.get(claim.messageId, now) !== undefined) {
+      return this.confirmIdempotencyKey(account, key, claim, ttl);
+    }
     const k = pairKey(account, key);
-    if (this.#idempotency.get(k, now) !== encodeBinding(claim, true)) return;
-    if (this.#records.get(claim.messageId, now) === undefined) this.#idempotency.delete(k);
-    else
-      this.#idempotency.set(k, encodeBinding(claim, false), now + ttlSeconds('ttlSeconds', ttl) * 1000, now);
+    if (this.#idempotency.get(k, now) === encodeBinding(claim, true)) this.#idempotency.delete(k);
   }
 }
 

@@ -342,12 +342,7 @@ export class RedisMessageStore implements MessageStore {
     ttl: number,
   ): Promise<void> {
     const { redis, keys } = this.#ctx;
-    await runScript(
-      redis,
-      CONFIRM_IF,
-      [keys.idempotency(account, key)],
-      [encodeBinding(claim, true), encodeBinding(claim, false), ttlSeconds('ttlSeconds', ttl)],
-    );
+    await runScript(redis, CONFIRM_IF, [keys.idempotency(account, key)], bindingArgs(claim, ttl));
   }
 
   async releaseIdempotencyKey(account: string, key: string, messageId: string): Promise<void> {
@@ -368,9 +363,14 @@ export class RedisMessageStore implements MessageStore {
       redis,
       SETTLE_IF,
       [keys.idempotency(account, key), keys.message(claim.messageId)],
-      [encodeBinding(claim, true), encodeBinding(claim, false), ttlSeconds('ttlSeconds', ttl)],
+      bindingArgs(claim, ttl),
     );
   }
+}
+
+/** CONFIRM_IF's and SETTLE_IF's arguments: the claim's pending binding, its confirmed one, the TTL. */
+function bindingArgs(claim: IdempotencyClaim, ttl: number): [string, string, number] {
+  return [encodeBinding(claim, true), encodeBinding(claim, false), ttlSeconds('ttlSeconds', ttl)];
 }
 
 interface ClaimReply {
