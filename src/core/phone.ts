@@ -5,9 +5,10 @@
  *
  * For a calling code that several countries share (+1, +44, +61…), libphonenumber's parse finds
  * the country by matching the number against each country's number-type patterns: 20 µs for a
- * UK number, most of intake's CPU. The E.164 form does not depend on that country (the national
- * number is extracted before it is chosen), and "possible" depends on it only through the
- * country's possible lengths. So the number is parsed with metadata that names only the calling
+ * UK number, most of intake's CPU. Unless the number starts with the national prefix (whose
+ * stripping each country's plan decides for itself: those take the full parse), the E.164 form
+ * does not depend on that country, and "possible" depends on it only through the country's
+ * possible lengths. So the number is parsed with metadata that names only the calling
  * code's main country, and the length alone answers when it is possible in every country of the
  * code (a 10-digit UK or North American number) or in none. Only a length that some of the
  * countries allow and others do not (a 7-digit +1 number: Canada only) takes the full parse.
@@ -138,11 +139,20 @@ export function possibleE164(candidate: string): string | null {
   if (quick !== undefined) return quick;
   const parsed = parseWith(candidate, MAIN_COUNTRY_ONLY);
   if (!parsed) return null;
-  const lengths = shared.get(parsed.countryCallingCode);
-  const possible = lengths
-    ? (sharedVerdict(lengths, parsed.nationalNumber.length) ??
-      parsePhoneNumberFromString(candidate)?.isPossible() ??
-      false)
-    : parsed.isPossible();
-  return possible ? parsed.number.slice(1) : null;
+  const code = parsed.countryCallingCode;
+  const lengths = shared.get(code);
+  if (lengths === undefined) return parsed.isPossible() ? parsed.number.slice(1) : null;
+  // A shared code whose number starts with the national prefix: whether the prefix is stripped
+  // depends on the country the number is found to belong to (+1 13100000: Canada's plan allows 7
+  // digits and strips the 1, the US plan does not), so the full parse answers, form and all.
+  if (plans.get(code)?.prefix?.test(candidate.slice(1 + code.length))) return fullParse(candidate);
+  const verdict = sharedVerdict(lengths, parsed.nationalNumber.length);
+  if (verdict === undefined) return fullParse(candidate);
+  return verdict ? parsed.number.slice(1) : null;
+}
+
+/** libphonenumber's own answer, with its country detection (20 µs for a UK number). */
+function fullParse(candidate: string): string | null {
+  const parsed = parsePhoneNumberFromString(candidate);
+  return parsed?.isPossible() ? parsed.number.slice(1) : null;
 }
