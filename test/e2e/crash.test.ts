@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
 import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { redisForFile } from '../support/redis-server.js';
-import { untilDelivered } from './helpers.js';
+import { countSubmits, untilDelivered } from './helpers.js';
 
 const N = 60;
 const KEY = 'crash-test-key-0123456789';
@@ -57,11 +57,7 @@ describe('crash while the SMSC is down', () => {
       accounts: [{ systemId: 'sluice', password: 'sluice' }],
       dlrDelayMs: 0,
     });
-    const submitsByBody = new Map<string, number>();
-    sim.on('submit', (r) => {
-      const body = r.pdu.short_message.toString('latin1');
-      submitsByBody.set(body, (submitsByBody.get(body) ?? 0) + 1);
-    });
+    const submitsByBody = countSubmits(sim);
     let receipts = 0;
     const allReceipts = new Promise<void>((resolve) =>
       sim.on('delivered', () => {
@@ -123,12 +119,11 @@ describe('crash of a dispatch process with its window full (roles split)', () =>
     const api = await startSluice(config, 'pipe', [], undefined, ['--role', 'api']);
     let dispatch = await startSluice(config, 'pipe', [], undefined, await dispatchArgs());
     let replacement: typeof dispatch | null = null;
-    const submitsByBody = new Map<string, number>();
+    // Counted before the listener below looks at the count.
+    const submitsByBody = countSubmits(sim);
     const first = dispatch;
     const killed = new Promise<void>((resolve) =>
-      sim.on('submit', (r) => {
-        const body = r.pdu.short_message.toString('latin1');
-        submitsByBody.set(body, (submitsByBody.get(body) ?? 0) + 1);
+      sim.on('submit', () => {
         if (submitsByBody.size === 10 && first.signalCode === null) {
           first.kill('SIGKILL');
           resolve();

@@ -211,3 +211,13 @@ export async function untilDelivered(
     sim.off('delivered', onReceipt);
   }
 }
+
+/** Submits the SMSC takes from now on, counted by message text: a count above 1 is a resend. */
+export function countSubmits(sim: Simulator): Map<string, number> {
+  const counts = new Map<string, number>();
+  sim.on('submit', (r) => {
+    const text = r.pdu.short_message.toString('latin1');
+    counts.set(text, (counts.get(text) ?? 0) + 1);
+  });
+  return counts;
+}

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Simulator } from '../../src/sim/index.js';
 import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { type RedisServer, startRedis, startRedisOn } from '../support/redis-server.js';
-import { untilDelivered } from './helpers.js';
+import { countSubmits, untilDelivered } from './helpers.js';
 
 const KEY = 'outage-test-key-0123456789';
 const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
@@ -33,12 +33,7 @@ describe('Redis hung, then down, then back', () => {
       dlrDelayMs: 0,
     });
     const { smpp } = await sim.start();
-    // Submits to the SMSC by message text.
-    const submitted = new Map<string, number>();
-    sim.on('submit', (r) => {
-      const text = r.pdu.short_message.toString('latin1');
-      submitted.set(text, (submitted.get(text) ?? 0) + 1);
-    });
+    const submitted = countSubmits(sim);
     const httpPort = await freePort();
     const base = `http://127.0.0.1:${httpPort}`;
     const config = writeCarrierConfig(join(dir.path, 'sluice.yaml'), {

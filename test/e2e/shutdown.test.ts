@@ -14,6 +14,7 @@ import type { Session } from '../../src/smpp/session.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/keys.js';
 import { freePort, startSluice, tmpDirForFile, writeCarrierConfig } from '../support/processes.js';
 import { redisForFile } from '../support/redis-server.js';
+import { countSubmits } from './helpers.js';
 
 const KEY = 'shutdown-test-key-0123456789';
 const CLIENTS = 16;
@@ -32,11 +33,7 @@ describe('SIGTERM under load', () => {
       submitDelayMs: 150,
     });
     const { smpp } = await sim.start();
-    const submitsByBody = new Map<string, number>();
-    sim.on('submit', (r) => {
-      const body = r.pdu.short_message.toString('latin1');
-      submitsByBody.set(body, (submitsByBody.get(body) ?? 0) + 1);
-    });
+    const submitsByBody = countSubmits(sim);
     const closes: string[] = [];
     sim.server.on('connection', (session: Session) =>
       session.on('close', (info) => closes.push(info.reason)),
