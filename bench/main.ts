@@ -17,7 +17,12 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   const load = name ? benches[name] : undefined;
   if (!load) {
-    console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [--json] [options]`);
+    const usage = `usage: npm run bench -- <${Object.keys(benches).join('|')}> [--json] [options]`;
+    if (name === '--help' || name === '-h') {
+      console.log(usage);
+      return 0;
+    }
+    console.error(name ? `bench: unknown benchmark '${name}'\n${usage}` : usage);
     return 2;
   }
   return (await load()).main(rest);

@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 // --max-semi-space-size: a young generation big enough for the objects each message makes in
-// flight (see the README, "Performance"); npm start and the Dockerfile give it too.
+// flight (see the README, "Running the gateway"); npm start and the Dockerfile give it too.
 // Runs the compiled CLI when the package is built (dist/), else the TypeScript sources through tsx
 // (a development checkout, where `npm install` brought tsx).
 import { existsSync } from 'node:fs';

@@ -2,6 +2,9 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
+/** The levels `log.level` and `sluice sim --log-level` accept. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 export interface LoggerOptions {
   level?: string;
   name?: string;

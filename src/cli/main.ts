@@ -3,6 +3,8 @@
  * when asked for, and returns the process exit code.
  */
 
+import { readFileSync } from 'node:fs';
+
 export interface Command {
   summary: string;
   run(argv: string[]): Promise<number>;
@@ -22,7 +24,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     load: async () => (await import('./segments.js')).command,
   },
   bench: {
-    summary: 'run a benchmark from bench/ (smpp, codec)',
+    summary: 'run a benchmark from bench/ (a checkout): smpp, codec, e2e, optouts, optouts-http, ratelimit',
     load: async () => (await import('./bench.js')).command,
   },
 };
@@ -30,7 +32,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
 function usage(): string {
   const lines = ['usage: sluice <command> [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'Run `sluice <command> --help` for its options.');
+  lines.push('', 'Run `sluice <command> --help` for its options; `sluice --version` for the version.');
   return lines.join('\n');
 }
 
@@ -39,6 +41,14 @@ async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    // package.json sits two levels up from both src/cli/ and dist/cli/ (the image copies it too).
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    console.log(`sluice ${pkg.version} (node ${process.versions.node})`);
+    return 0;
   }
   const entry = commands[name];
   if (!entry) {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { createLogger, LOG_LEVELS } from '../logger.js';
 import type { IdFormat, ReceiptIdFormat, SimAccount } from '../sim/index.js';
 import { Simulator } from '../sim/index.js';
 import type { Command } from './main.js';
@@ -115,7 +115,10 @@ export const command: Command = {
         throttleFraction: number('throttle-fraction', str('throttle-fraction'), 0, 0, 1),
         maxSubmitRate: number('max-submit-rate', str('max-submit-rate'), 0, 0, 10_000_000),
         receiptTlvs: !values['no-receipt-tlvs'],
-        logger: createLogger({ level: str('log-level') ?? 'warn', name: 'sluice-sim' }),
+        logger: createLogger({
+          level: oneOf('log-level', str('log-level'), 'warn', LOG_LEVELS),
+          name: 'sluice-sim',
+        }),
       });
     } catch (err) {
       console.error(`sluice sim: ${(err as Error).message}`);

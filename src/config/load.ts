@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
+import { LOG_LEVELS } from '../logger.js';
 import { keywordConfigErrors } from '../policy/keywords.js';
 import { parseQuietHours, QuietHoursError } from '../policy/quiet-hours.js';
 import { interpolate } from './interpolate.js';
@@ -138,7 +139,6 @@ const SENDER_RATE_DEFAULTS: Readonly<Record<SenderType, number>> = {
   longcode: 1,
   alphanumeric: 0,
 };
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** SMPP v3.4 §5.2.5: the numbering plans it defines. */
 const NPI_VALUES = [0, 1, 3, 4, 6, 8, 9, 10, 14, 18];
 
