@@ -227,6 +227,8 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     config: config.http,
     isShuttingDown: () => stopping,
     serveApi: runsApi,
+    // Only api-serving processes on a shared store may share a port (README, "Roles").
+    sharePort: runsApi && config.store.kind === 'redis',
   });
   // Gauges read at a steady pace rather than per message; once before the API listens, so that
   // the first scrape already has every connector's series.
@@ -243,7 +245,6 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   await sample();
   const sampler = setInterval(() => void sample(), 1_000);
   sampler.unref();
-  const { port: httpPort } = await http.listen();
 
   let stopped: Promise<void> | null = null;
   const stop = (reason = 'stop requested'): Promise<void> => {
@@ -275,6 +276,15 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     return stopped;
   };
 
+  let httpPort: number;
+  try {
+    ({ port: httpPort } = await http.listen());
+  } catch (err) {
+    // The binds, dispatchers and store are up by now: take them down, or they would keep the
+    // process alive after its start failed.
+    await stop('the HTTP port cannot be opened');
+    throw err;
+  }
   return { httpPort, events, store, metrics, stop };
 }
 

@@ -70,6 +70,14 @@ export interface HttpServerOptions {
    */
   serveApi?: boolean;
   /**
+   * Listen with SO_REUSEPORT (the default): other processes that also ask for it may listen on the
+   * same port and the kernel spreads connections among them (several api processes on one
+   * Redis). False takes the port alone: listening fails while any other socket holds it, and no
+   * later process can share it (the memory store, whose messages no other process can see, and a
+   * dispatch process, which would answer its share of API requests 404).
+   */
+  sharePort?: boolean;
+  /**
    * Most bytes of one opt-out import (POST /v1/optouts/import), which is streamed rather than
    * buffered and so has its own limit, not maxBodyBytes. Default 256 MiB.
    */
@@ -569,6 +577,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   // --- routing ----------------------------------------------------------------------------------
 
   const serveApi = options.serveApi ?? true;
+  const sharePort = options.sharePort ?? true;
   const healthStats = statsFor(ROUTE.healthz);
   const readyStats = statsFor(ROUTE.readyz);
   const metricsStats = statsFor(ROUTE.metrics);
@@ -677,14 +686,31 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       if (listenSocket !== null || closing)
         return Promise.reject(new Error('the HTTP server was already started'));
       return new Promise((resolve, reject) => {
-        app.listen(config.host, config.port, (socket) => {
+        // uSockets' LIBUS_LISTEN_DEFAULT (0) and LIBUS_LISTEN_EXCLUSIVE_PORT (1). The native listen
+        // takes (host, port, options, callback); the typings leave that overload out.
+        const listenOptions = sharePort ? 0 : 1;
+        const listen = app.listen as unknown as (
+          host: string,
+          port: number,
+          options: number,
+          cb: (socket: us_listen_socket | false) => void,
+        ) => void;
+        listen.call(app, config.host, config.port, listenOptions, (socket) => {
           if (socket === false) {
-            reject(new Error(`the HTTP server cannot listen on ${config.host}:${config.port}`));
+            reject(
+              new Error(
+                `the HTTP server cannot listen on ${config.host}:${config.port}` +
+                  (sharePort ? '' : ' (it takes the port alone: is another process on it?)'),
+              ),
+            );
             return;
           }
           listenSocket = socket;
           const port = us_socket_local_port(socket);
-          logger.info({ host: config.host, port }, 'HTTP API listening');
+          logger.info(
+            { host: config.host, port, sharedPort: sharePort },
+            serveApi ? 'HTTP API listening' : 'HTTP listening (health and metrics only)',
+          );
           resolve({ port });
         });
       });

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
+import { freePort } from '../support/processes.js';
 import { type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
@@ -85,5 +86,54 @@ describe('an api process and a dispatch process on one Redis', () => {
       /^sluice_messages_total\{status="queued",connector="sim",sender="12345"\} 1$/m,
     );
     expect(apiMetrics).not.toMatch(/^sluice_parts_submitted_total\{/m);
+  });
+});
+
+describe('HTTP ports', () => {
+  it('processes serving the API on Redis share a port; a dispatch process or one on the memory store takes its own alone', async () => {
+    const port = await freePort();
+    rig = await startRig({
+      store: redisStore(),
+      edit: (c) => {
+        c.http.port = port;
+      },
+    });
+    // An api process joins the port (the kernel spreads connections between the two).
+    api = await startGateway({ ...structuredClone(rig.config), role: 'api' }, { logger: silentLogger });
+    expect(api.httpPort).toBe(port);
+    // A dispatch process on it would answer its share of API requests 404: it fails to start.
+    await expect(
+      startGateway({ ...structuredClone(rig.config), role: 'dispatch' }, { logger: silentLogger }),
+    ).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+ \(it takes the port alone/);
+    // So does a process on the memory store, whose messages the others could not see.
+    await expect(
+      startGateway(
+        { ...structuredClone(rig.config), role: 'all', store: { kind: 'memory' } },
+        { logger: silentLogger },
+      ),
+    ).rejects.toThrow(/cannot listen/);
+    // The refused starts took down what they had opened; the api processes still serve.
+    expect((await call(port, '/readyz')).status).toBe(200);
+
+    const alone = await freePort();
+    const memory = await startGateway(
+      {
+        ...structuredClone(rig.config),
+        role: 'all',
+        store: { kind: 'memory' },
+        http: { ...rig.config.http, port: alone },
+      },
+      { logger: silentLogger },
+    );
+    try {
+      await expect(
+        startGateway(
+          { ...structuredClone(rig.config), http: { ...rig.config.http, port: alone } },
+          { logger: silentLogger },
+        ),
+      ).rejects.toThrow(/cannot listen/);
+    } finally {
+      await memory.stop('test done');
+    }
   });
 });

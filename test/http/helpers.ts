@@ -174,6 +174,9 @@ export interface TestServerOptions {
   /** The opt-out API; null: none (the routes answer 404); absent: a real one on a memory store. */
   optouts?: OptOutApi | null;
   optoutImportMaxBytes?: number;
+  /** Default 0: a free port. */
+  port?: number;
+  sharePort?: boolean;
 }
 
 export interface TestServer {
@@ -210,8 +213,9 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     apiKeys: KEYS,
     metrics,
     logger: log.logger,
-    config: { host: '127.0.0.1', port: 0, maxBodyBytes: MAX_BODY },
+    config: { host: '127.0.0.1', port: options.port ?? 0, maxBodyBytes: MAX_BODY },
     isShuttingDown: () => shuttingDown.value,
+    ...(options.sharePort === undefined ? {} : { sharePort: options.sharePort }),
     ...(optouts === null ? {} : { optouts }),
     ...(options.optoutImportMaxBytes === undefined
       ? {}

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MessageRecord } from '../../src/core/types.js';
 import { ApiError } from '../../src/errors.js';
+import { freePort } from '../support/processes.js';
 import { ACME, deferred, get, makeRecord, post, startServer, VALID } from './helpers.js';
 
 describe('POST /v1/segments', () => {
@@ -157,6 +158,24 @@ describe('routing', () => {
       );
     }
     expect(api.gets).toHaveLength(0);
+  });
+});
+
+describe('listening', () => {
+  it('shares its port with other sharing servers, and a server that takes it alone shares with none', async () => {
+    // A fixed port: uSockets asks the kernel for an ephemeral port (0) without SO_REUSEPORT.
+    const shared = await startServer({ port: await freePort() });
+    const second = await startServer({ port: shared.port });
+    expect((await get(shared.base, '/healthz')).status).toBe(200);
+    await expect(startServer({ port: shared.port, sharePort: false })).rejects.toThrow(
+      /takes the port alone/,
+    );
+
+    const alone = await startServer({ port: await freePort(), sharePort: false });
+    await expect(startServer({ port: alone.port })).rejects.toThrow(/cannot listen/);
+    await expect(startServer({ port: alone.port, sharePort: false })).rejects.toThrow(/cannot listen/);
+    expect((await get(alone.base, '/healthz')).status).toBe(200);
+    expect(second.port).toBe(shared.port);
   });
 });
 

@@ -26,7 +26,7 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `sluice run --config FILE` from the repository (its log level must be info or lower:
- * readiness is its "HTTP API listening" line). `stderr` 'inherit' shows its errors; `nodeArgs`
+ * readiness is its HTTP listening line). `stderr` 'inherit' shows its errors; `nodeArgs`
  * go to node itself (the bench gives the flags `npm start` uses, or --cpu-prof). `compiled`: the
  * directory of a build of src/ (buildSluice) to run instead of the sources through tsx.
  */
@@ -42,8 +42,9 @@ export async function startSluice(
 }
 
 /**
- * Runs node with `args` from the repository and resolves once the process prints a line with
- * "HTTP API listening" (sluice's log line, which the bench's floor gateway prints too).
+ * Runs node with `args` from the repository and resolves once the process logs that its HTTP port
+ * listens ("HTTP API listening", which the bench's floor gateway prints too, or a dispatch
+ * process's "HTTP listening (health and metrics only)").
  */
 export async function startListening(
   args: readonly string[],
@@ -59,7 +60,7 @@ export async function startListening(
       reject(new Error(`${args.join(' ')} exited with ${code} before listening`));
     child.once('exit', onExit);
     lines.on('line', (line) => {
-      if (line.includes('"HTTP API listening"')) {
+      if (/"msg":"HTTP (API )?listening/.test(line)) {
         child.off('exit', onExit);
         resolve();
       }
