@@ -96,20 +96,37 @@ export interface Readiness {
   connectorsUp: string[];
 }
 
+/**
+ * The client of a request in progress, as the HTTP layer sees it. Once it has gone away, nothing
+ * more is stored for the request: a message nobody will hear was accepted is one the client
+ * sends again (uWS drops a connection that pipelines a request behind one still being answered).
+ */
+export interface Requester {
+  readonly gone: boolean;
+}
+
 export interface GatewayApi {
   /**
    * Validates, stores and queues one message; resolves once it is durable. With an idempotency
    * key already used by this account, resolves with the message that key created (created: false).
-   * Throws ApiError.
+   * Throws ApiError; 499 client-closed when `requester` went away before the message was stored.
    */
   submit(
     account: Account,
     request: SubmitRequest,
     idempotencyKey: string | null,
+    requester?: Requester,
   ): Promise<{ message: MessageRecord; created: boolean }>;
 
-  /** Up to 1,000 messages: each item succeeds or fails on its own; the valid ones are stored in one batch. */
-  submitBatch(account: Account, requests: readonly SubmitRequest[]): Promise<BatchItemResult[]>;
+  /**
+   * Up to 1,000 messages: each item succeeds or fails on its own; the valid ones are stored in one
+   * batch (none, with 499 client-closed, when `requester` went away first).
+   */
+  submitBatch(
+    account: Account,
+    requests: readonly SubmitRequest[],
+    requester?: Requester,
+  ): Promise<BatchItemResult[]>;
 
   /** The message if it exists and belongs to the account. */
   get(account: Account, id: string): Promise<MessageRecord | null>;

@@ -15,7 +15,15 @@ import {
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { IdempotencyClaim, Store } from '../store/types.js';
-import type { Account, BatchItemResult, GatewayApi, IntakePolicy, Readiness, SubmitRequest } from './api.js';
+import type {
+  Account,
+  BatchItemResult,
+  GatewayApi,
+  IntakePolicy,
+  Readiness,
+  Requester,
+  SubmitRequest,
+} from './api.js';
 import type { Intake } from './intake.js';
 import { block } from './lattice.js';
 import type { MessageRecord } from './types.js';
@@ -50,13 +58,14 @@ export class Gateway implements GatewayApi {
     account: Account,
     request: SubmitRequest,
     idempotencyKey: string | null,
+    requester?: Requester,
   ): Promise<{ message: MessageRecord; created: boolean }> {
     await this.#o.policy?.admit(account, 1);
     const record = this.#o.intake.build(account, request);
-    if (idempotencyKey === null) return this.#store(account, record, null);
+    if (idempotencyKey === null) return this.#store(account, record, null, requester);
     // The number as normalised: "+44…" and "44…" are the same request.
     const claim = { messageId: record.id, fingerprint: fingerprint({ ...request, to: record.to }) };
-    return this.#store(account, record, { key: idempotencyKey, claim });
+    return this.#store(account, record, { key: idempotencyKey, claim }, requester);
   }
 
   /**
@@ -74,8 +83,10 @@ export class Gateway implements GatewayApi {
     account: Account,
     record: MessageRecord,
     idempotency: { key: string; claim: IdempotencyClaim } | null,
+    requester?: Requester,
   ): Promise<{ message: MessageRecord; created: boolean }> {
     const messages = this.#o.store.messages;
+    stillThere(requester);
     if (idempotency !== null) {
       const { key, claim } = idempotency;
       const earlier = await unavailableOnFailure(() =>
@@ -119,12 +130,13 @@ export class Gateway implements GatewayApi {
         await unavailableOnFailure(() =>
           messages.releaseIdempotencyKey(account.name, key, earlier.messageId),
         );
-        return this.#store(account, record, idempotency);
+        return this.#store(account, record, idempotency, requester);
       }
     }
     let scope: string | null;
     try {
       [scope = null] = await this.#blockedBy([record]);
+      stillThere(requester);
       if (scope) {
         this.#block(record, scope);
         await unavailableOnFailure(() => messages.putFinal([record]));
@@ -182,7 +194,11 @@ export class Gateway implements GatewayApi {
       );
   }
 
-  async submitBatch(account: Account, requests: readonly SubmitRequest[]): Promise<BatchItemResult[]> {
+  async submitBatch(
+    account: Account,
+    requests: readonly SubmitRequest[],
+    requester?: Requester,
+  ): Promise<BatchItemResult[]> {
     // The whole batch counts against the key's rate: a client learns one Retry-After for it.
     await this.#o.policy?.admit(account, requests.length);
     const results: BatchItemResult[] = [];
@@ -213,6 +229,7 @@ export class Gateway implements GatewayApi {
     // One write each for the queued and the blocked: every valid item is durable, or the request
     // fails with 503 (a blocked record written before a failed enqueue is only a record: nothing
     // was sent, and the client retries the whole batch).
+    stillThere(requester);
     if (blocked.length > 0) await unavailableOnFailure(() => this.#o.store.messages.putFinal(blocked));
     if (queued.length > 0) await unavailableOnFailure(() => this.#o.store.messages.enqueue(queued));
     for (const r of blocked) this.#o.onStatus?.(r);
@@ -276,6 +293,13 @@ export class Gateway implements GatewayApi {
  * (409, retry) only briefly.
  */
 const IDEMPOTENCY_PENDING_SECONDS = 30;
+
+/** Before each write a request makes: a client that went away gets nothing stored (api.ts, Requester). */
+function stillThere(requester: Requester | undefined): void {
+  if (requester?.gone) {
+    throw new ApiError(499, 'client-closed', 'the client went away before its request was stored');
+  }
+}
 
 /**
  * What makes two requests with one Idempotency-Key the same request: their fields, in any order.

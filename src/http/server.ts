@@ -136,6 +136,8 @@ export class Exchange {
    * nothing more may be written. `send` checks it, so work finishing after an abort is dropped.
    */
   done = false;
+  /** The client went away before it was answered (Requester: the core then stores nothing more). */
+  gone = false;
   account: Account | null = null;
   idempotencyKey: string | null = null;
   onBody: BodyHandler | null = null;
@@ -284,6 +286,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function abort(ex: Exchange): void {
     ex.chunks = null;
+    ex.gone = true;
     if (ex.done) return;
     ex.done = true;
     settle(ex, CLIENT_CLOSED);
@@ -465,7 +468,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   async function submitOne(ex: Exchange, request: SubmitRequest): Promise<void> {
     try {
-      const { message, created } = await api.submit(ex.account!, request, ex.idempotencyKey);
+      const { message, created } = await api.submit(ex.account!, request, ex.idempotencyKey, ex);
       send(
         ex,
         created ? 202 : 200,
@@ -494,7 +497,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   async function submitBatch(ex: Exchange, shape: Extract<BatchShape, { ok: true }>): Promise<void> {
     try {
-      const results = shape.requests.length === 0 ? [] : await api.submitBatch(ex.account!, shape.requests);
+      const results = shape.requests.length === 0 ? [] : await api.submitBatch(ex.account!, shape.requests, ex);
       if (results.length !== shape.requests.length) {
         throw new Error(
           `submitBatch answered ${results.length} results for ${shape.requests.length} messages`,

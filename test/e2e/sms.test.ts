@@ -3,6 +3,7 @@
  * once with the memory store and once with a real redis-server.
  */
 import { once } from 'node:events';
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../src/core/types.js';
@@ -12,7 +13,7 @@ import { CommandStatus } from '../../src/smpp/constants.js';
 import { SmppClient } from '../../src/smpp/index.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/index.js';
 import { encodeRecord } from '../../src/store/redis/record.js';
-import { type Rig, startRig, storeMatrix } from './helpers.js';
+import { countSubmits, type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -218,6 +219,42 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
       0,
     );
     expect(duplicates).toBe(0);
+  });
+
+  it('stores nothing for a request with another pipelined behind it: uWS drops that connection unanswered', async () => {
+    rig = await startRig({ store: store() });
+    const submits = countSubmits(rig.sim);
+    const post = (path: string, body: unknown, key: string | null) => {
+      const json = JSON.stringify(body);
+      return (
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer dev-key\r\n` +
+        `Content-Type: application/json\r\n${key === null ? '' : `Idempotency-Key: ${key}\r\n`}` +
+        `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`
+      );
+    };
+    const message = (body: string) => ({ from: '12345', to: '+447700900123', body });
+    for (const requests of [
+      `${post('/v1/messages', message('pipelined 1'), 'pipe-key')}GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n`,
+      post('/v1/messages', message('pipelined 2'), null) + post('/v1/messages', message('pipelined 3'), null),
+      post('/v1/messages/batch', { messages: [message('pipelined 4')] }, null) +
+        post('/v1/messages', message('pipelined 5'), null),
+    ]) {
+      const socket = net.connect(rig.gateway.httpPort, '127.0.0.1');
+      let received = 0;
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+      });
+      socket.write(requests);
+      await once(socket, 'close');
+      expect(received).toBe(0);
+    }
+    // The queue is first in, first out: a pipelined message stored would be sent before this one.
+    const after = await rig.post('/v1/messages', message('after'));
+    await rig.statusReached(after.json.id as string, 'delivered');
+    expect([...submits.keys()]).toEqual(['after']);
+    // Nor is the key left bound: a retry with it makes the message.
+    const retry = await rig.post('/v1/messages', message('pipelined 1'), { 'idempotency-key': 'pipe-key' });
+    expect(retry.status).toBe(202);
   });
 
   it('takes a batch: valid items queued and delivered, invalid ones reported by index', async () => {
