@@ -7,6 +7,26 @@ export interface SluiceErrorOptions {
   cause?: unknown;
 }
 
+/** Characters of a client's string quoted back in an error message; the rest is cut. */
+const QUOTED_CHARS = 40;
+
+/**
+ * A value a client sent, as an error message may quote it: a string in quotes, cut to 40
+ * characters; a number, boolean or null as written; an array or object by its kind only (never
+ * serialised: it may be nested thousands deep, or megabytes long).
+ */
+export function quoteValue(value: unknown): string {
+  if (typeof value === 'string') {
+    if (value.length <= QUOTED_CHARS) return `'${value}'`;
+    // Not between the two halves of a surrogate pair.
+    const cut = /[\uD800-\uDBFF]/.test(value[QUOTED_CHARS - 1]!) ? QUOTED_CHARS - 1 : QUOTED_CHARS;
+    return `'${value.slice(0, cut)}…' (${value.length} characters)`;
+  }
+  if (value === undefined) return 'nothing';
+  if (value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
 export class SluiceError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: SluiceErrorOptions) {

@@ -7,7 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
 import { planMessage } from '../codec/index.js';
 import type { ConnectorConfig, SenderConfig, SluiceConfig } from '../config/types.js';
-import { ApiError, CodecOptionError, TooManyPartsError, UnencodableTextError } from '../errors.js';
+import {
+  ApiError,
+  CodecOptionError,
+  quoteValue,
+  TooManyPartsError,
+  UnencodableTextError,
+} from '../errors.js';
 import type { Account, SubmitRequest } from './api.js';
 import { possibleE164 } from './phone.js';
 import type { Router } from './router.js';
@@ -47,22 +53,28 @@ export class Intake {
   build(account: Account, request: SubmitRequest): MessageRecord {
     const sender = this.#senders.get(request.from);
     if (!sender) {
-      throw new ApiError(422, 'unprocessable', `sender '${request.from}' is not configured`, [
+      throw new ApiError(422, 'unprocessable', `sender ${quoteValue(request.from)} is not configured`, [
         { field: 'from', message: 'not a configured sender' },
       ]);
     }
     if (!account.senders.includes('*') && !account.senders.includes(request.from)) {
-      throw new ApiError(403, 'forbidden', `API key '${account.name}' may not send as '${request.from}'`, [
-        { field: 'from', message: 'not allowed for this API key' },
-      ]);
+      throw new ApiError(
+        403,
+        'forbidden',
+        `API key '${account.name}' may not send as ${quoteValue(request.from)}`,
+        [{ field: 'from', message: 'not allowed for this API key' }],
+      );
     }
     const to = normalizeNumber(request.to);
     const connectorName = this.#router.route(request.from, to);
     const connector = connectorName ? this.#connectors.get(connectorName) : undefined;
     if (!connector) {
-      throw new ApiError(422, 'unprocessable', `no route from '${request.from}' to this destination`, [
-        { field: 'to', message: 'no route' },
-      ]);
+      throw new ApiError(
+        422,
+        'unprocessable',
+        `no route from ${quoteValue(request.from)} to this destination`,
+        [{ field: 'to', message: 'no route' }],
+      );
     }
     if (request.body.length === 0) {
       throw new ApiError(422, 'unprocessable', 'body is empty', [

@@ -57,6 +57,12 @@ export interface Problem {
   errors?: FieldError[];
 }
 
+/**
+ * Field errors a problem lists at most: a body of 100,000 bad entries gets the first 20 (and the
+ * count in its detail), not an answer many times its size.
+ */
+export const MAX_LISTED_ERRORS = 20;
+
 export function problem(
   status: number,
   slug: string,
@@ -69,7 +75,7 @@ export function problem(
     status,
     detail,
   };
-  if (errors !== undefined && errors.length > 0) p.errors = errors.slice();
+  if (errors !== undefined && errors.length > 0) p.errors = errors.slice(0, MAX_LISTED_ERRORS);
   return p;
 }
 

@@ -29,6 +29,7 @@ import { DEFAULT_IMPORT_MAX_BYTES, type RouteKit, registerOptOutRoutes } from '.
 import {
   type FieldError,
   internalProblem,
+  MAX_LISTED_ERRORS,
   PROBLEM,
   type Problem,
   problem,
@@ -188,8 +189,15 @@ function isJsonMediaType(contentType: string): boolean {
   return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase() === JSON_TYPE;
 }
 
+/** The first three complaints, and how many more `errors` lists (or, past its cap, leaves out). */
 function describe(errors: readonly FieldError[]): string {
-  return errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+  const first = errors
+    .slice(0, 3)
+    .map((e) => `${e.field}: ${e.message}`)
+    .join('; ');
+  if (errors.length <= 3) return first;
+  const unlisted = errors.length - MAX_LISTED_ERRORS;
+  return `${first}; and ${errors.length - 3} more${unlisted > 0 ? ` (${unlisted} not listed in errors)` : ''}`;
 }
 
 function invalidRequest(errors: readonly FieldError[], what = 'request'): Problem {
@@ -497,7 +505,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   async function submitBatch(ex: Exchange, shape: Extract<BatchShape, { ok: true }>): Promise<void> {
     try {
-      const results = shape.requests.length === 0 ? [] : await api.submitBatch(ex.account!, shape.requests, ex);
+      const results =
+        shape.requests.length === 0 ? [] : await api.submitBatch(ex.account!, shape.requests, ex);
       if (results.length !== shape.requests.length) {
         throw new Error(
           `submitBatch answered ${results.length} results for ${shape.requests.length} messages`,

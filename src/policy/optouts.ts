@@ -7,7 +7,7 @@
  * of one program (a named group of senders), or those of one sender address. Which scopes a
  * message is checked against, and in which order, is the caller's: the store only answers.
  */
-import { SluiceError } from '../errors.js';
+import { quoteValue, SluiceError } from '../errors.js';
 
 export const OPT_OUT_SOURCES = ['keyword', 'api', 'import'] as const;
 /** How the opt-out (or opt-in) came: a keyword message (STOP), the HTTP API, or a CSV import. */
@@ -126,7 +126,7 @@ export function checkOptOutNumber(value: string, field = 'number'): string {
   if (!NUMBER.test(value)) {
     throw new OptOutValidationError(
       field,
-      `must be E.164 digits without '+' (1..15 digits, not starting with 0), got '${value}'`,
+      `must be E.164 digits without '+' (1..15 digits, not starting with 0), got ${quoteValue(value)}`,
     );
   }
   return value;
@@ -140,7 +140,7 @@ export function scopeProgram(name: string): OptOutScope {
   if (!PROGRAM.test(name)) {
     throw new OptOutValidationError(
       'scope',
-      `program must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got '${name}'`,
+      `program must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${quoteValue(name)}`,
     );
   }
   return `program:${name}`;
@@ -150,7 +150,7 @@ export function scopeSender(address: string): OptOutScope {
   if (!SENDER.test(address)) {
     throw new OptOutValidationError(
       'scope',
-      `sender must be 1..20 printable ASCII characters, got '${address}'`,
+      `sender must be 1..20 printable ASCII characters, got ${quoteValue(address)}`,
     );
   }
   return `sender:${address}`;
@@ -163,7 +163,7 @@ export function parseScope(text: string): OptOutScope {
   if (text.startsWith('sender:')) return scopeSender(text.slice('sender:'.length));
   throw new OptOutValidationError(
     'scope',
-    `must be 'global', 'program:<name>' or 'sender:<address>', got '${text}'`,
+    `must be 'global', 'program:<name>' or 'sender:<address>', got ${quoteValue(text)}`,
   );
 }
 

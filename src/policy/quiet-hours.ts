@@ -16,7 +16,7 @@
  * reopens at the second 01:30.
  */
 import { getCountries, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js';
-import { SluiceError } from '../errors.js';
+import { quoteValue, SluiceError } from '../errors.js';
 import { PREFIX_ZONES, REGION_ZONES } from './zone-data.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -88,7 +88,7 @@ export function parseQuietHours(value: unknown): QuietHours | QuietHoursError {
     if (typeof time !== 'string' || !CLOCK_TIME.test(time)) {
       return new QuietHoursError(
         key,
-        `quiet hours ${key} must be a time of day 'HH:MM' (00:00..23:59), got ${describe(time)}`,
+        `quiet hours ${key} must be a time of day 'HH:MM' (00:00..23:59), got ${quoteValue(time)}`,
       );
     }
     times[key] = time;
@@ -110,16 +110,12 @@ export function parseQuietHours(value: unknown): QuietHours | QuietHoursError {
     if (found === undefined) {
       return new QuietHoursError(
         'days',
-        `quiet hours days must be among ${WEEKDAYS.join(', ')}, got ${describe(day)}`,
+        `quiet hours days must be among ${WEEKDAYS.join(', ')}, got ${quoteValue(day)}`,
       );
     }
     if (!chosen.includes(found)) chosen.push(found);
   }
   return Object.freeze({ start: times.start, end: times.end, days: Object.freeze(chosen) });
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : value === undefined ? 'nothing' : JSON.stringify(value);
 }
 
 const MINUTE_MS = 60_000;

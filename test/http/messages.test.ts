@@ -159,6 +159,44 @@ describe('POST /v1/messages', () => {
     expect(api.submits).toHaveLength(0);
   });
 
+  it('answers a value nested thousands deep with 400, quoting its kind, not the value', async () => {
+    const { base, api } = await startServer();
+    const deep = `${'['.repeat(1500)}${']'.repeat(1500)}`;
+    for (const field of ['start', 'end', 'days']) {
+      const quietHours = { start: '21:00', end: '08:00', [field]: '(deep)' };
+      const text = JSON.stringify({ from: 'ACME', to: '+447700900123', body: 'x', quietHours });
+      const res = await post(
+        base,
+        '/v1/messages',
+        text.replace('"(deep)"', field === 'days' ? `[${deep}]` : deep),
+      );
+      expect(res.status, field).toBe(400);
+      const p = await problemOf(res);
+      expect(p.errors).toEqual([
+        { field: `quietHours.${field}`, message: expect.stringMatching(/got an array$/) },
+      ]);
+    }
+    expect(api.submits).toHaveLength(0);
+  });
+
+  it('lists the first 20 complaints, counts the rest in the detail, and cuts the strings it quotes', async () => {
+    const { base } = await startServer();
+    const res = await post(base, '/v1/segments', { text: 'x', nationalLanguages: Array(500).fill('x') });
+    expect(res.status).toBe(400);
+    const p = await problemOf(res);
+    expect(p.errors).toHaveLength(20);
+    expect(p.errors?.[19]?.field).toBe('nationalLanguages[19]');
+    expect(p.detail).toMatch(/; and 497 more \(480 not listed in errors\)$/);
+
+    const days = await post(base, '/v1/messages', {
+      from: 'ACME',
+      to: '+447700900123',
+      body: 'x',
+      quietHours: { start: '21:00', end: '08:00', days: ['d'.repeat(3000)] },
+    });
+    expect((await problemOf(days)).errors?.[0]?.message).toMatch(/got 'd{40}…' \(3000 characters\)$/);
+  });
+
   it.each([
     ['an array', '[]'],
     ['a string', '"hello"'],
