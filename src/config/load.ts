@@ -687,7 +687,8 @@ function readApiKeys(
       key,
       senders: keySenders,
       rateLimit,
-      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, defaultBurst(rateLimit)),
+      // One second's worth: a client's burst of requests, and a batch, up to that many messages.
+      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, Math.max(1, Math.ceil(rateLimit))),
     };
   });
 }

@@ -137,6 +137,14 @@ export class FlowPolicy implements IntakePolicy {
   async admit(account: Account, count: number): Promise<void> {
     const limit = this.#keyLimits.get(account.name);
     if (!limit) return;
+    if (count > limit.burst) {
+      // The key never holds that many tokens: a 429 would promise a retry that cannot succeed.
+      throw new ApiError(
+        413,
+        'payload-too-large',
+        `API key '${account.name}' takes at most ${limit.burst} messages per request (its rateBurst); split the batch`,
+      );
+    }
     const key = `key:${account.name}`;
     const leaser = this.#o.leaser;
     if (leaser.tryTake(key, limit, count).ok) return;

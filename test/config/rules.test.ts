@@ -556,6 +556,12 @@ describe('sender policy', () => {
     ]);
   });
 
+  it('gives an API key one second of its rate as burst by default', () => {
+    const config = parseTree(withValue(baseTree(), 'apiKeys[0].rateLimit', 2.5));
+    expect([config.apiKeys[0]!.rateLimit, config.apiKeys[0]!.rateBurst]).toEqual([2.5, 3]);
+    expect(parseTree(baseTree()).apiKeys[0]!.rateBurst).toBe(1);
+  });
+
   it('refuses a keyword with two meanings, the standard ones included', () => {
     const problems = problemsIn(withValue(baseTree(), 'senders[0].keywords', { optIn: ['STOP'] }));
     expect(problems).toHaveLength(1);

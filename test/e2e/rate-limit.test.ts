@@ -198,5 +198,31 @@ describe('an API key over its intake rate', () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     const problem = (await limited!.json()) as { type: string; status: number };
     expect(problem).toMatchObject({ status: 429, type: 'https://sluice.dev/problems/too-many-requests' });
+
+    // A batch of more messages than the burst could never be taken whole: 413, not a 429 to retry.
+    const batch = await fetch(`${base}/v1/messages/batch`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer dev-key', 'content-type': 'application/json' },
+      body: JSON.stringify({
+        messages: [1, 2, 3].map((i) => ({ from: '12345', to: '+447700900123', body: `b${i}` })),
+      }),
+    });
+    expect(batch.status).toBe(413);
+    expect(batch.headers.get('retry-after')).toBeNull();
+    expect(((await batch.json()) as { detail: string }).detail).toMatch(/at most 2 messages per request/);
+  });
+
+  it('takes a batch as large as the burst', async () => {
+    rig = await startRig({
+      store: { kind: 'memory' },
+      edit: (c) => {
+        c.apiKeys[0]!.rateLimit = 5;
+        c.apiKeys[0]!.rateBurst = 5;
+      },
+    });
+    const res = await rig.post('/v1/messages/batch', {
+      messages: [1, 2, 3, 4, 5].map((i) => ({ from: '12345', to: '+447700900123', body: `b${i}` })),
+    });
+    expect(res.status).toBe(200);
   });
 });
