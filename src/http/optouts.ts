@@ -26,7 +26,7 @@ import type { Logger } from '../logger.js';
 import { CsvParser, type CsvRow, csvLine } from '../policy/csv.js';
 import type { OptOutEntry, OptOutEvent } from '../policy/optouts.js';
 import { type FieldError, PROBLEM, type Problem, problem, statusLine } from './problems.js';
-import { on, ROUTE, ROUTES, uwsPattern } from './routes.js';
+import { on, ROUTE, ROUTES } from './routes.js';
 import type { BodyHandler, Exchange, IdempotencyUse, RouteStats } from './server.js';
 import {
   checkScopeParam,
@@ -205,7 +205,7 @@ export function registerOptOutRoutes(
   for (const r of ROUTES) {
     if (!r.template.startsWith('/v1/optouts/')) continue;
     const s = kit.statsFor(r.template);
-    on(app, r.method, uwsPattern(r.template), (res) => kit.send(kit.begin(res, s), 404, PROBLEM_TYPE, body));
+    on(app, r.method, r.template, (res) => kit.send(kit.begin(res, s), 404, PROBLEM_TYPE, body));
   }
 }
 
@@ -240,12 +240,12 @@ class OptOutRoutes {
   }
 
   register(app: TemplatedApp): void {
-    on(app, 'get', uwsPattern(ROUTE.optout), (res, req) => this.#get(res, req));
-    on(app, 'put', uwsPattern(ROUTE.optout), (res, req) => this.#put(res, req));
-    on(app, 'delete', uwsPattern(ROUTE.optout), (res, req) => this.#delete(res, req));
-    on(app, 'get', uwsPattern(ROUTE.optoutHistory), (res, req) => this.#history(res, req));
-    on(app, 'post', uwsPattern(ROUTE.optoutImport), (res, req) => this.#import(res, req));
-    on(app, 'get', uwsPattern(ROUTE.optoutExport), (res, req) => this.#export(res, req));
+    on(app, 'get', ROUTE.optout, (res, req) => this.#get(res, req));
+    on(app, 'put', ROUTE.optout, (res, req) => this.#put(res, req));
+    on(app, 'delete', ROUTE.optout, (res, req) => this.#delete(res, req));
+    on(app, 'get', ROUTE.optoutHistory, (res, req) => this.#history(res, req));
+    on(app, 'post', ROUTE.optoutImport, (res, req) => this.#import(res, req));
+    on(app, 'get', ROUTE.optoutExport, (res, req) => this.#export(res, req));
   }
 
   /** Authenticates and reads the query; null once answered (401, 503 while closing). */

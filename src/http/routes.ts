@@ -50,16 +50,54 @@ export const ROUTES: readonly RouteSpec[] = [
   { template: ROUTE.metrics, method: 'get', auth: false, body: false },
 ];
 
-/** Registers a handler for one method (uWS names DELETE `del`). */
-export function on(
-  app: TemplatedApp,
-  method: HttpMethod,
-  pattern: string,
-  handler: (res: HttpResponse, req: HttpRequest) => void,
-): void {
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+/**
+ * GET routes answer HEAD too (RFC 9110 §9.3.2), as GET without the content, except the export,
+ * which streams what it reads and so has no length to state before it has read it all.
+ */
+export function answersHead(template: RouteTemplate): boolean {
+  return template !== ROUTE.optoutExport && ROUTES.some((r) => r.template === template && r.method === 'get');
+}
+
+let answeringHead = false;
+
+/** True while the handler of a HEAD request runs: the exchange it begins answers without content. */
+export function isHeadRequest(): boolean {
+  return answeringHead;
+}
+
+/** A handler that may see HEAD among other methods (`any`): it answers HEAD without content. */
+export function headAware(handler: Handler): Handler {
+  return (res, req) => {
+    answeringHead = req.getMethod() === 'head';
+    try {
+      handler(res, req);
+    } finally {
+      answeringHead = false;
+    }
+  };
+}
+
+/**
+ * Registers a handler for one method of a template (uWS names DELETE `del`); a GET handler
+ * answers HEAD too where the template does (answersHead).
+ */
+export function on(app: TemplatedApp, method: HttpMethod, template: RouteTemplate, handler: Handler): void {
+  const pattern = uwsPattern(template);
   switch (method) {
     case 'get':
       app.get(pattern, handler);
+      if (answersHead(template)) {
+        app.head(pattern, (res, req) => {
+          answeringHead = true;
+          try {
+            handler(res, req);
+          } finally {
+            answeringHead = false;
+          }
+        });
+      }
       break;
     case 'post':
       app.post(pattern, handler);
@@ -81,6 +119,6 @@ export function uwsPattern(template: string): string {
 /** The Allow header of a template: its methods, upper case. */
 export function allowHeader(template: RouteTemplate): string {
   return ROUTES.filter((r) => r.template === template)
-    .map((r) => r.method.toUpperCase())
+    .map((r) => (r.method === 'get' && answersHead(template) ? 'GET, HEAD' : r.method.toUpperCase()))
     .join(', ');
 }

@@ -39,7 +39,10 @@ import {
 import { renderMessage, renderPreview } from './render.js';
 import {
   allowHeader,
+  answersHead,
   HTTP_METHODS,
+  headAware,
+  isHeadRequest,
   on,
   ROUTE,
   ROUTES,
@@ -139,6 +142,8 @@ export class Exchange {
   done = false;
   /** The client went away before it was answered (Requester: the core then stores nothing more). */
   gone = false;
+  /** A HEAD request: answered as its GET, headers only. */
+  head = false;
   account: Account | null = null;
   idempotencyKey: string | null = null;
   onBody: BodyHandler | null = null;
@@ -180,7 +185,15 @@ function writePending(): void {
   res.writeHeader('Content-Type', ex.contentType);
   if (ex.headerName !== '') res.writeHeader(ex.headerName, ex.headerValue);
   // closeConnection: uWS sends Connection: close and shuts the socket down after the write.
-  res.end(ex.body, ex.closeConnection);
+  if (ex.head) {
+    // The GET's length, written here: uWS 20's endWithoutBody(length) leaves the response open
+    // (and then aborts the process), and without a length it writes none. A HEAD answer keeps its
+    // connection even while closing; close() ends idle connections itself.
+    res.writeHeader('Content-Length', String(Buffer.byteLength(ex.body)));
+    res.endWithoutBody();
+  } else {
+    res.end(ex.body, ex.closeConnection);
+  }
 }
 
 function isJsonMediaType(contentType: string): boolean {
@@ -240,7 +253,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   function begin(res: HttpResponse, s: RouteStats): Exchange {
     inFlight++;
-    return new Exchange(res, s);
+    const ex = new Exchange(res, s);
+    if (isHeadRequest()) ex.head = true;
+    return ex;
   }
 
   /** Counts the request once, whether it was answered or aborted. */
@@ -608,7 +623,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       beginJson(res, req, segmentsStats, onSegmentsBody, 'ignore'),
     );
 
-    app.get(uwsPattern(ROUTE.message), (res, req) => {
+    on(app, 'get', ROUTE.message, (res, req) => {
       const ex = begin(res, messageStats);
       const authorization = req.getHeader('authorization');
       const id = req.getParameter(0) ?? '';
@@ -623,9 +638,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     });
   }
 
-  app.get(uwsPattern(ROUTE.healthz), (res) => send(begin(res, healthStats), 200, JSON_TYPE, HEALTHY_BODY));
+  on(app, 'get', ROUTE.healthz, (res) => send(begin(res, healthStats), 200, JSON_TYPE, HEALTHY_BODY));
 
-  app.get(uwsPattern(ROUTE.readyz), (res) => {
+  on(app, 'get', ROUTE.readyz, (res) => {
     const ex = begin(res, readyStats);
     if (closing || isShuttingDown()) {
       send(ex, 503, JSON_TYPE, SHUTTING_DOWN_BODY);
@@ -635,7 +650,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     void answerReadiness(ex);
   });
 
-  app.get(uwsPattern(ROUTE.metrics), (res) => {
+  on(app, 'get', ROUTE.metrics, (res) => {
     const ex = begin(res, metricsStats);
     res.onAborted(() => abort(ex));
     void scrape(ex);
@@ -666,7 +681,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         'this process runs the connectors only (role dispatch): the API is served by api processes',
       ),
     );
-    app.any('/v1/*', (res) => send(begin(res, unmatchedStats), 404, PROBLEM_TYPE, elsewhere));
+    app.any(
+      '/v1/*',
+      headAware((res) => send(begin(res, unmatchedStats), 404, PROBLEM_TYPE, elsewhere)),
+    );
   }
 
   // Any other method on a known path: 405 with Allow. uWS tries method-specific handlers before
@@ -678,7 +696,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const s = statsFor(template);
     const allow = allowHeader(template);
     const body = JSON.stringify(problem(405, PROBLEM.methodNotAllowed, `${template} accepts ${allow}`));
-    const answer = (res: HttpResponse) => send(begin(res, s), 405, PROBLEM_TYPE, body, 'Allow', allow);
+    const answer = headAware((res: HttpResponse) =>
+      send(begin(res, s), 405, PROBLEM_TYPE, body, 'Allow', allow),
+    );
     const pattern = uwsPattern(template);
     app.any(pattern, answer);
     // GET /v1/messages/batch would otherwise match GET /v1/messages/{id} with id "batch" (and PUT
@@ -686,12 +706,16 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     // back to `any`. So every path answers its 405 for the methods it does not take by method too.
     for (const method of HTTP_METHODS) {
       if (!ROUTES.some((r) => r.template === template && r.method === method))
-        on(app, method, pattern, answer);
+        on(app, method, template, answer);
     }
+    if (!answersHead(template)) app.head(pattern, answer);
   }
 
   const notFoundBody = JSON.stringify(problem(404, PROBLEM.notFound, 'no such route'));
-  app.any('/*', (res) => send(begin(res, unmatchedStats), 404, PROBLEM_TYPE, notFoundBody));
+  app.any(
+    '/*',
+    headAware((res) => send(begin(res, unmatchedStats), 404, PROBLEM_TYPE, notFoundBody)),
+  );
 
   return {
     listen(): Promise<{ port: number }> {

@@ -141,12 +141,13 @@ describe('routing', () => {
     ['GET', '/v1/messages', 'POST'],
     ['PUT', '/v1/messages', 'POST'],
     ['GET', '/v1/messages/batch', 'POST'],
-    ['DELETE', '/v1/messages/01JDSOMEID0000000000000000', 'GET'],
-    ['POST', '/v1/messages/01JDSOMEID0000000000000000', 'GET'],
+    ['DELETE', '/v1/messages/01JDSOMEID0000000000000000', 'GET, HEAD'],
+    ['POST', '/v1/messages/01JDSOMEID0000000000000000', 'GET, HEAD'],
     ['GET', '/v1/segments', 'POST'],
-    ['POST', '/healthz', 'GET'],
-    ['HEAD', '/readyz', 'GET'],
-    ['DELETE', '/metrics', 'GET'],
+    ['HEAD', '/v1/messages/batch', 'POST'],
+    ['HEAD', '/v1/messages', 'POST'],
+    ['POST', '/healthz', 'GET, HEAD'],
+    ['DELETE', '/metrics', 'GET, HEAD'],
   ])('answers %s %s with 405 and Allow: %s', async (method, path, allow) => {
     const { base, api } = await startServer();
     const res = await fetch(base + path, { method, headers: { authorization: ACME } });
@@ -158,6 +159,40 @@ describe('routing', () => {
       );
     }
     expect(api.gets).toHaveLength(0);
+  });
+});
+
+describe('HEAD', () => {
+  it('answers HEAD on a GET route as its GET, headers only, and keeps the connection usable', async () => {
+    const { base, api, port } = await startServer();
+    api.records.set('01JDSOMEID0000000000000000', makeRecord({ id: '01JDSOMEID0000000000000000' }));
+    for (const path of [
+      '/healthz',
+      '/readyz',
+      '/metrics',
+      '/v1/messages/01JDSOMEID0000000000000000',
+      '/nope',
+    ]) {
+      const got = await fetch(base + path, { headers: { authorization: ACME } });
+      const body = await got.arrayBuffer();
+      // Raw: fetch would hide a body sent after a HEAD's headers.
+      const socket = net.connect(port, '127.0.0.1');
+      let raw = '';
+      socket.on('data', (d: Buffer) => {
+        raw += d.toString('latin1');
+      });
+      socket.write(
+        `HEAD ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: ${ACME}\r\n\r\n` +
+          'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      );
+      await once(socket, 'close');
+      const [head, afterHead] = raw.split('\r\n\r\n');
+      expect(head, path).toMatch(new RegExp(`^HTTP/1.1 ${got.status} `));
+      if (path !== '/metrics')
+        expect(head, path).toMatch(new RegExp(`Content-Length: ${body.byteLength}\r\n`, 'i'));
+      // Nothing between the HEAD's headers and the next response's status line.
+      expect(afterHead, path).toMatch(/^HTTP\/1.1 200 /);
+    }
   });
 });
 

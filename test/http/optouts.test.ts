@@ -504,9 +504,11 @@ describe('the opt-out routes as a whole', () => {
       ['PUT', '/v1/optouts/export', 'GET'],
       ['DELETE', '/v1/optouts/export', 'GET'],
       ['POST', '/v1/optouts/export', 'GET'],
-      ['POST', `/v1/optouts/${NUMBER}`, 'GET, PUT, DELETE'],
-      ['PATCH', `/v1/optouts/${NUMBER}`, 'GET, PUT, DELETE'],
-      ['POST', `/v1/optouts/${NUMBER}/history`, 'GET'],
+      ['HEAD', '/v1/optouts/export', 'GET'],
+      ['HEAD', '/v1/optouts/import', 'POST'],
+      ['POST', `/v1/optouts/${NUMBER}`, 'GET, HEAD, PUT, DELETE'],
+      ['PATCH', `/v1/optouts/${NUMBER}`, 'GET, HEAD, PUT, DELETE'],
+      ['POST', `/v1/optouts/${NUMBER}/history`, 'GET, HEAD'],
     ] as const) {
       const res = await fetch(base + path, { method, headers: { authorization: ACME } });
       expect(res.status, `${method} ${path}`).toBe(405);
