@@ -18,18 +18,19 @@ const QUEUE_AGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60,
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) {
-    collectDefaultMetrics({ register: registry, prefix: 'sluice_process_' });
+    // sluice_process_cpu_seconds_total, sluice_nodejs_eventloop_lag_seconds, …
+    collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
     // prom-client names these gauges (the sums of the by-type ones it also exports) with a
     // counter's _total, which `promtool check metrics` rejects; sum() of the by-type gauge is the
     // same number.
     for (const kind of ['handles', 'requests', 'resources'])
-      registry.removeSingleMetric(`sluice_process_nodejs_active_${kind}_total`);
+      registry.removeSingleMetric(`sluice_nodejs_active_${kind}_total`);
   }
   const m = {
     registry,
     messages: new Counter({
       name: 'sluice_messages_total',
-      help: 'Messages entering each status, by connector and sender.',
+      help: 'Messages entering each status after intake (queued, sent, delivered, undelivered, failed, expired, blocked; not the transient accepted and sending), by connector and sender.',
       labelNames: ['status', 'connector', 'sender'] as const,
       registers: [registry],
     }),
