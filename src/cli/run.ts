@@ -87,7 +87,9 @@ export const command: Command = {
       }
       throw err;
     }
-    const base = `http://${config.http.host}:${gateway.httpPort}`;
+    // Listening on every interface: show the loopback address, which a curl on this host reaches.
+    const host = ['0.0.0.0', '::', '[::]'].includes(config.http.host) ? '127.0.0.1' : config.http.host;
+    const base = `http://${host}:${gateway.httpPort}`;
     const dev = config.apiKeys.find((k) => k.key === 'dev-key');
     if (dev && config.simulator.enabled) {
       const from = config.senders[0]?.address ?? '12345';
