@@ -94,8 +94,11 @@ export class SmppWindowFullError extends SluiceError {
 
 /** The session closed (or began unbinding) before the request was answered. Retryable. */
 export class SmppClosedError extends SluiceError {
-  constructor(message: string, options?: SluiceErrorOptions) {
+  /** The request went out before the session closed: the peer may have acted on it. */
+  readonly sent: boolean;
+  constructor(message: string, options?: SluiceErrorOptions & { sent?: boolean }) {
     super('SLUICE_ERR_SMPP_CLOSED', message, options);
+    this.sent = options?.sent ?? false;
   }
 }
 

@@ -42,8 +42,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     duplicateSubmits: new Counter({
       name: 'sluice_duplicate_submits_total',
-      help: 'Parts submitted again after a crash or lost bind had left their first submit unconfirmed.',
-      labelNames: ['connector'] as const,
+      help: "Possible duplicates at the SMSC, by reason: unanswered (a submit_sm that timed out or lost its bind before its answer: the SMSC may have taken it, and its part is sent again), reclaimed (a part sent again after its entry was taken over from a stopped process: an upper bound, as only the parts in that process's window could have reached the SMSC).",
+      labelNames: ['connector', 'reason'] as const,
       registers: [registry],
     }),
     submitResponseSeconds: new Histogram({

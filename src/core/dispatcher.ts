@@ -484,7 +484,9 @@ export class Dispatcher {
       ),
       reference: concatReference(record.id, connector.concatenation),
     });
-    if (entry.deliveries > 0) metrics.duplicateSubmits.inc({ connector: this.#name }, pending.length);
+    if (entry.deliveries > 0) {
+      metrics.duplicateSubmits.inc({ connector: this.#name, reason: 'reclaimed' }, pending.length);
+    }
     // Alphanumeric senders travel with TON 5 / NPI 0 (§5.2.5), whatever the connector's default.
     const source = sender.type === 'alphanumeric' ? { ton: 5, npi: 0 } : connector.source;
     const results = await Promise.all(
@@ -560,6 +562,9 @@ export class Dispatcher {
           err instanceof SmppWindowFullError;
         const code = err instanceof SluiceError ? err.code : 'SLUICE_ERR_INTERNAL';
         metrics.partsSubmitted.inc({ connector: this.#name, outcome: code });
+        // Sent, and then no answer: the SMSC may have taken it, and the part goes again.
+        if (err instanceof SmppTimeoutError || (err instanceof SmppClosedError && err.sent))
+          metrics.duplicateSubmits.inc({ connector: this.#name, reason: 'unanswered' });
         if (!retry) this.#log.error({ err }, 'submit failed');
         return { ok: false, retry, error: code, at };
       }

@@ -718,7 +718,11 @@ export class Session extends EventEmitter<SessionEvents> {
     const pending = [...this.#inflight.values()];
     this.#inflight.clear();
     for (const p of pending) {
-      p.reject(new SmppClosedError(`session closed before ${p.command} was answered: ${info.reason}`));
+      p.reject(
+        new SmppClosedError(`session closed before ${p.command} was answered: ${info.reason}`, {
+          sent: true,
+        }),
+      );
     }
     this.#afterSettle();
     if (graceful && !this.#socket.destroyed) {

@@ -221,3 +221,17 @@ export function countSubmits(sim: Simulator): Map<string, number> {
   });
   return counts;
 }
+
+/**
+ * sluice_duplicate_submits_total of one connector in a /metrics text, summed over its reasons
+ * (unanswered: exact; reclaimed: an upper bound).
+ */
+export function reportedDuplicates(metricsText: string, connector = 'carrier'): number {
+  let total = 0;
+  const series = new RegExp(
+    `^sluice_duplicate_submits_total\\{connector="${connector}",reason="\\w+"\\} (\\d+)$`,
+    'gm',
+  );
+  for (const m of metricsText.matchAll(series)) total += Number(m[1]);
+  return total;
+}

@@ -95,6 +95,31 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
     expect(done.attempts).toBe(3);
   });
 
+  it('counts a submit left unanswered (timed out) as a possible duplicate, and sends its part again', async () => {
+    // The SMSC takes each submit, but answers after sluice has stopped waiting.
+    rig = await startRig({
+      store: store(),
+      sim: { submitDelayMs: 300 },
+      edit: (c) => {
+        c.connectors[0]!.requestTimeoutMs = 100;
+      },
+    });
+    const taken = new Promise<void>((resolve) => {
+      let n = 0;
+      rig!.sim.on('submit', () => {
+        if (++n === 2) resolve();
+      });
+    });
+    await rig.post('/v1/messages', { from: '12345', to: '+447700900123', body: 'Delivery notice' });
+    await taken;
+    // Both reached the SMSC; each had timed out 200 ms before the SMSC took it.
+    const counted = await rig.gateway.metrics.duplicateSubmits.get();
+    const by = (reason: string) =>
+      counted.values.filter((v) => v.labels.reason === reason).reduce((n, v) => n + v.value, 0);
+    expect(by('unanswered')).toBeGreaterThanOrEqual(2);
+    expect(by('reclaimed')).toBe(0);
+  });
+
   it('fails a message on a permanent error (ESME_RINVDSTADR), naming it', async () => {
     rig = await startRig({ store: store(), sim: { decideSubmit: () => CommandStatus.ESME_RINVDSTADR } });
     const res = await rig.post('/v1/messages', { from: '12345', to: '+447700900123', body: 'Fraud alert' });
