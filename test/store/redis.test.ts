@@ -326,6 +326,55 @@ describe('RedisStore', () => {
     }
   });
 
+  it('deletes the consumers of stopped processes once nothing is pending for them, and only those', async () => {
+    const clock = new ManualClock();
+    const store = new RedisStore({
+      url: redisServer.url,
+      keyPrefix: `t${++prefixes}`,
+      clock,
+      messageTtlSeconds: TTL_SECONDS,
+      pruneConsumersIdleMs: 0,
+    });
+    const consumers = async () =>
+      asArray(await redisServer.admin.call('XINFO', 'CONSUMERS', store.keys.stream('c1'), GROUP))
+        .map((c) => String(asArray(c)[1]))
+        .sort();
+    try {
+      await store.messages.enqueue([makeRecord(), makeRecord()]);
+      expect(await store.queue.claim('c1', 'crashed', 1, 0, 30_000)).toHaveLength(1);
+      await agePending(store.keys.prefix, 60_000);
+      clock.advance(60_000);
+      // Its entry taken over, the stopped process's name goes; the new holder's stays.
+      expect(await store.queue.claim('c1', 'slow', 1, 0, 30_000)).toMatchObject([{ deliveries: 1 }]);
+      expect(await consumers()).toEqual(['slow']);
+      expect(await store.queue.claim('c1', 'w3', 1, 0, 30_000)).toMatchObject([{ deliveries: 0 }]);
+      clock.advance(60_000);
+      expect(await store.queue.claim('c1', 'w3', 1, 0, 30_000)).toEqual([]);
+      // 'slow' still holds its entry: kept, however long idle.
+      expect(await consumers()).toEqual(['slow', 'w3']);
+    } finally {
+      await store.close();
+    }
+    // The default spares any consumer that read in the last ten minutes.
+    const otherClock = new ManualClock();
+    const other = newStore(otherClock);
+    try {
+      await other.messages.enqueue([makeRecord()]);
+      const [entry] = await other.queue.claim('c1', 'a', 1, 0, 30_000);
+      await other.queue.ack('c1', [entry!.entryId]);
+      // A minute on, 'b' scans and prunes: 'a' holds nothing, but read a moment ago.
+      otherClock.advance(60_000);
+      await other.messages.enqueue([makeRecord()]);
+      expect(await other.queue.claim('c1', 'b', 1, 0, 30_000)).toHaveLength(1);
+      const names = asArray(
+        await redisServer.admin.call('XINFO', 'CONSUMERS', other.keys.stream('c1'), GROUP),
+      );
+      expect(names.map((c) => String(asArray(c)[1])).sort()).toEqual(['a', 'b']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a blocked claim holds only its own connection and wakes on another instance’s enqueue', async () => {
     const clock = new ManualClock();
     const consumerSide = newStore(clock, 'blocking');

@@ -39,6 +39,7 @@ import {
   ENQUEUE,
   evalScript,
   KEEP,
+  PRUNE_CONSUMERS,
   RELEASE_IF,
   runScript,
   SETTLE_IF,
@@ -71,9 +72,17 @@ export interface RedisStoreOptions {
    * down, commands fail after one reconnection attempt instead of waiting through twenty.
    */
   commandTimeoutMs?: number;
+  /**
+   * Consumers of a connector's group (one per process that ever read it) with nothing pending
+   * and no read for this long are deleted (default 600,000 ms): see PRUNE_CONSUMERS.
+   */
+  pruneConsumersIdleMs?: number;
   /** ioredis options laid over the store's own (auto-pipelining stays on). */
   redisOptions?: RedisOptions;
 }
+
+/** How often a process looks for stopped processes' consumers, per connector. */
+const PRUNE_EVERY_MS = 60_000;
 
 /** How soon after a scan that reached the end of the pending list the next one may start. */
 function rescanMs(reclaimIdleMs: number): number {
@@ -147,6 +156,7 @@ interface Context {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly recent: RecentEnqueues;
+  readonly pruneConsumersIdleMs: number;
 }
 
 export class RedisStore implements Store {
@@ -183,6 +193,7 @@ export class RedisStore implements Store {
       clock: options.clock ?? systemClock,
       logger,
       recent: new RecentEnqueues(options.claims === false ? 0 : RECENT_ENQUEUES),
+      pruneConsumersIdleMs: options.pruneConsumersIdleMs ?? 600_000,
     };
     this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
     this.queue = new RedisQueueStore(ctx);
@@ -419,6 +430,8 @@ export class RedisQueueStore implements QueueStore {
   readonly #cursors = new Map<string, string>();
   /** When each connector's pending list was last scanned through to its end. */
   readonly #scannedAt = new Map<string, number>();
+  /** When this process last pruned each connector's stopped consumers. */
+  readonly #prunedAt = new Map<string, number>();
   /**
    * One connection per (connector, consumer) for blocking reads: a BLOCK holds its connection
    * until it returns, and the shared auto-pipelined one must never wait behind it.
@@ -501,6 +514,24 @@ export class RedisQueueStore implements QueueStore {
     this.#blockers.clear();
   }
 
+  async #pruneConsumers(connector: string, consumer: string): Promise<void> {
+    const { redis, keys, logger, pruneConsumersIdleMs } = this.#ctx;
+    try {
+      const n = Number(
+        await runScript(
+          redis,
+          PRUNE_CONSUMERS,
+          [keys.stream(connector)],
+          [GROUP, consumer, pruneConsumersIdleMs],
+        ),
+      );
+      if (n > 0) logger.info({ connector, consumers: n }, 'deleted the consumers of stopped processes');
+    } catch (err) {
+      // Tidying only: the next pass tries again.
+      logger.warn({ err, connector }, 'could not delete the consumers of stopped processes');
+    }
+  }
+
   async #claimOnce(connector: string, consumer: string, count: number, idle: number): Promise<ClaimReply> {
     const { redis, keys, clock } = this.#ctx;
     const now = clock.now();
@@ -524,7 +555,15 @@ export class RedisQueueStore implements QueueStore {
     const parsed = parseClaimReply(reply);
     if (scan >= 0) {
       this.#cursors.set(connector, parsed.cursor);
-      if (parsed.cursor === '0-0') this.#scannedAt.set(connector, now);
+      if (parsed.cursor === '0-0') {
+        this.#scannedAt.set(connector, now);
+        // The whole pending list reclaimed as far as it is due: stopped processes' names with
+        // nothing left pending can go (one round trip a minute; it never fails the claim).
+        if (now - (this.#prunedAt.get(connector) ?? -Infinity) >= PRUNE_EVERY_MS) {
+          this.#prunedAt.set(connector, now);
+          await this.#pruneConsumers(connector, consumer);
+        }
+      }
     }
     return parsed;
   }

@@ -311,6 +311,30 @@ return 0
 `,
 );
 
+/**
+ * KEYS[1]: stream. ARGV: group, the caller's consumer, idle ms. Deletes the group's consumers
+ * other than the caller that hold no pending entry and have not tried to read for `idle` ms: the
+ * names of processes that stopped, left behind once their entries were reclaimed (each process
+ * reads under a name of its own, so every restart adds one). Deleting one with no pending entry
+ * loses nothing, and a live process that reads again is a consumer again. Returns the count.
+ */
+export const PRUNE_CONSUMERS = script(
+  'prune-consumers',
+  `
+local s, group, me, idle = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+local n = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', s, group)) do
+  local f = {}
+  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+  if f['name'] ~= me and f['pending'] == 0 and f['idle'] >= idle then
+    redis.call('XGROUP', 'DELCONSUMER', s, group, f['name'])
+    n = n + 1
+  end
+end
+return n
+`,
+);
+
 function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
