@@ -9,8 +9,8 @@
  * Reports accepted msgs/s, end-to-end msgs/s (first request to last receipt recorded), p50/p99
  * accept latency and sluice's peak RSS; and per message: the CPU time sluice, the load (this
  * process: autocannon and the simulator) and redis-server spent, and Redis's commands (those
- * scripts run count too; in all, and by name), client writes and bytes received. Any non-2xx
- * responses are listed by status.
+ * scripts run count too; in all, and by name with Redis's µs in each), client writes and bytes
+ * received. Any non-2xx responses are listed by status.
  * Before each run a calibration times a fixed CPU loop in two processes at once: the machine's
  * speed at that moment, to tell a slower host from slower code.
  *
@@ -68,6 +68,11 @@ interface RunResult {
     cpuMicrosPerMessage: number;
     /** Calls of each command (INFO commandstats; a script's own calls count under their names). */
     commandsByName: Record<string, number>;
+    /**
+     * Redis's own µs in each command per message (INFO commandstats usec: a script's time counts
+     * under evalsha and again under the commands it runs).
+     */
+    microsByName: Record<string, number>;
   } | null;
   /**
    * CPU time (user + system, all threads) sluice (or the floor gateway) spent per message, from
@@ -119,13 +124,19 @@ async function redisCounters(url: string): Promise<{
   bytesIn: number;
   cpuSeconds: number;
   byCommand: Record<string, number>;
+  usecByCommand: Record<string, number>;
 }> {
   const conn = new Redis(url, { lazyConnect: false });
   try {
     const info = `${await conn.info('stats')}${await conn.info('cpu')}`;
     const byCommand: Record<string, number> = {};
-    for (const m of (await conn.info('commandstats')).matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm))
+    const usecByCommand: Record<string, number> = {};
+    for (const m of (await conn.info('commandstats')).matchAll(
+      /^cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/gm,
+    )) {
       byCommand[m[1]!] = Number(m[2]);
+      usecByCommand[m[1]!] = Number(m[3]);
+    }
     const field = (name: string) =>
       Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
     return {
@@ -134,6 +145,7 @@ async function redisCounters(url: string): Promise<{
       bytesIn: field('total_net_input_bytes'),
       cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'),
       byCommand,
+      usecByCommand,
     };
   } finally {
     conn.disconnect();
@@ -379,6 +391,18 @@ log: { level: info }
                     .filter(([, n]) => n > 0)
                     .sort((a, b) => b[1] - a[1]),
                 ),
+                microsByName: Object.fromEntries(
+                  Object.entries(redisAfter.usecByCommand)
+                    .map(
+                      ([name, us]) =>
+                        [
+                          name,
+                          Math.round(((us - (redisBefore.usecByCommand[name] ?? 0)) / accepted) * 10) / 10,
+                        ] as const,
+                    )
+                    .filter(([, us]) => us > 0)
+                    .sort((a, b) => b[1] - a[1]),
+                ),
               }
             : null,
         sluiceCpuMicrosPerMessage: Math.round((sluiceCpu / accepted) * 1e6),
@@ -434,8 +458,10 @@ log: { level: info }
     }
     for (const r of runs) {
       if (r.non2xx > 0) console.log(`${r.endpoint}: responses by status ${JSON.stringify(r.statuses)}`);
-      if (r.redis)
+      if (r.redis) {
         console.log(`${r.endpoint}: redis commands per message ${JSON.stringify(r.redis.commandsByName)}`);
+        console.log(`${r.endpoint}: redis µs per message by command ${JSON.stringify(r.redis.microsByName)}`);
+      }
     }
   }
   return 0;
