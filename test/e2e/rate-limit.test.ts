@@ -168,15 +168,20 @@ describe.each([
   });
 });
 
+/** A rig whose API key takes `perSecond` messages/s with a burst of `burst`. */
+function keyLimited(perSecond: number, burst: number): Promise<Rig> {
+  return startRig({
+    store: { kind: 'memory' },
+    edit: (c) => {
+      c.apiKeys[0]!.rateLimit = perSecond;
+      c.apiKeys[0]!.rateBurst = burst;
+    },
+  });
+}
+
 describe('an API key over its intake rate', () => {
   it('is answered 429 with Retry-After, and accepted again once the rate allows', async () => {
-    rig = await startRig({
-      store: { kind: 'memory' },
-      edit: (c) => {
-        c.apiKeys[0]!.rateLimit = 1;
-        c.apiKeys[0]!.rateBurst = 2;
-      },
-    });
+    rig = await keyLimited(1, 2);
     const base = `http://127.0.0.1:${rig.gateway.httpPort}`;
     const send = () =>
       fetch(`${base}/v1/messages`, {
@@ -213,13 +218,7 @@ describe('an API key over its intake rate', () => {
   });
 
   it('takes a batch as large as the burst', async () => {
-    rig = await startRig({
-      store: { kind: 'memory' },
-      edit: (c) => {
-        c.apiKeys[0]!.rateLimit = 5;
-        c.apiKeys[0]!.rateBurst = 5;
-      },
-    });
+    rig = await keyLimited(5, 5);
     const res = await rig.post('/v1/messages/batch', {
       messages: [1, 2, 3, 4, 5].map((i) => ({ from: '12345', to: '+447700900123', body: `b${i}` })),
     });

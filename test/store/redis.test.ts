@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
-import { createStore, RedisStore } from '../../src/store/index.js';
+import { createStore, RedisStore, type RedisStoreOptions } from '../../src/store/index.js';
 import { GROUP } from '../../src/store/redis/index.js';
 import { decodeRecord, encodeRecord } from '../../src/store/redis/record.js';
 import { redisForFile } from '../support/redis-server.js';
@@ -14,8 +14,18 @@ const TTL_SECONDS = 3600;
 const redisServer = redisForFile();
 let prefixes = 0;
 
-function newStore(clock: ManualClock, keyPrefix = `t${++prefixes}`): RedisStore {
-  return new RedisStore({ url: redisServer.url, keyPrefix, clock, messageTtlSeconds: TTL_SECONDS });
+function newStore(
+  clock: ManualClock,
+  keyPrefix = `t${++prefixes}`,
+  options: Partial<RedisStoreOptions> = {},
+): RedisStore {
+  return new RedisStore({
+    url: redisServer.url,
+    keyPrefix,
+    clock,
+    messageTtlSeconds: TTL_SECONDS,
+    ...options,
+  });
 }
 
 function asArray(value: unknown): unknown[] {
@@ -286,13 +296,7 @@ describe('RedisStore', () => {
 
   it('keeps no copies in a process that does not claim (role api): its claims come without records', async () => {
     const clock = new ManualClock();
-    const store = new RedisStore({
-      url: redisServer.url,
-      keyPrefix: `t${++prefixes}`,
-      clock,
-      messageTtlSeconds: TTL_SECONDS,
-      claims: false,
-    });
+    const store = newStore(clock, undefined, { claims: false });
     try {
       const a = makeRecord();
       await store.messages.enqueue([a]);
@@ -328,13 +332,7 @@ describe('RedisStore', () => {
 
   it('deletes the consumers of stopped processes once nothing is pending for them, and only those', async () => {
     const clock = new ManualClock();
-    const store = new RedisStore({
-      url: redisServer.url,
-      keyPrefix: `t${++prefixes}`,
-      clock,
-      messageTtlSeconds: TTL_SECONDS,
-      pruneConsumersIdleMs: 0,
-    });
+    const store = newStore(clock, undefined, { pruneConsumersIdleMs: 0 });
     const consumers = async () =>
       asArray(await redisServer.admin.call('XINFO', 'CONSUMERS', store.keys.stream('c1'), GROUP))
         .map((c) => String(asArray(c)[1]))
