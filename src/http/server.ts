@@ -196,10 +196,29 @@ function writePending(): void {
   }
 }
 
-function isJsonMediaType(contentType: string): boolean {
-  if (contentType === JSON_TYPE) return true;
-  const semi = contentType.indexOf(';');
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase() === JSON_TYPE;
+/**
+ * Why a request's body cannot be taken as sent (a 415's detail), or null: it must be
+ * application/json, in UTF-8 (JSON's only encoding, RFC 8259 §8.1: a charset parameter, if any,
+ * says so), with no content coding (RFC 9110 §15.5.16).
+ */
+function unsupportedBody(contentType: string, contentEncoding: string): string | null {
+  if (contentEncoding !== '' && contentEncoding.toLowerCase() !== 'identity') {
+    return `Content-Encoding ${contentEncoding.slice(0, 40)} is not taken: send the body uncompressed`;
+  }
+  if (contentType === JSON_TYPE) return null;
+  const [type = '', ...params] = contentType.split(';');
+  if (type.trim().toLowerCase() !== JSON_TYPE) return 'send the body as Content-Type: application/json';
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const charset = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8') return 'JSON is UTF-8: send it with charset=utf-8 or none';
+  }
+  return null;
 }
 
 /** The first three complaints, and how many more `errors` lists (or, past its cap, leaves out). */
@@ -377,6 +396,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');
+    const contentEncoding = req.getHeader('content-encoding');
     const idempotencyKey = idempotency === 'ignore' ? '' : req.getHeader('idempotency-key');
     const declared = contentLength === '' ? -1 : Number(contentLength);
     // An answer before the body is read leaves it unread. uWS skips a body of known length and
@@ -386,14 +406,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
     const account = authorize(ex, authorization, closeEarly);
     if (account === null) return;
-    if (!isJsonMediaType(contentType)) {
-      sendProblem(
-        ex,
-        problem(415, PROBLEM.unsupportedMediaType, 'send the body as Content-Type: application/json'),
-        '',
-        '',
-        closeEarly,
-      );
+    const unsupported = unsupportedBody(contentType, contentEncoding);
+    if (unsupported !== null) {
+      sendProblem(ex, problem(415, PROBLEM.unsupportedMediaType, unsupported), '', '', closeEarly);
       return;
     }
     if (declared > maxBody) {
@@ -466,7 +481,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     else if (!isUtf8(body)) detail = 'request body is not valid UTF-8';
     else {
       try {
-        return JSON.parse(body.toString('utf8'));
+        // A byte order mark is ignored (RFC 8259 §8.1 allows it), not a syntax error.
+        const bom = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+        return JSON.parse(body.toString('utf8', bom));
       } catch (err) {
         // V8's message quotes the start of the input; only the position is passed on.
         const at = err instanceof SyntaxError ? /position (\d+)/.exec(err.message) : null;
@@ -626,7 +643,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     on(app, 'get', ROUTE.message, (res, req) => {
       const ex = begin(res, messageStats);
       const authorization = req.getHeader('authorization');
-      const id = req.getParameter(0) ?? '';
+      // ULIDs are case-insensitive (ours are minted in upper case).
+      const id = (req.getParameter(0) ?? '').toUpperCase();
       const account = authorize(ex, authorization, false);
       if (account === null) return;
       if (id.length === 0 || id.length > MAX_ID_CHARS) {

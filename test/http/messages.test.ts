@@ -104,6 +104,30 @@ describe('POST /v1/messages', () => {
   });
 
   it.each([
+    ['a content coding', { 'content-encoding': 'gzip' }, /Content-Encoding gzip is not taken/],
+    ['a charset other than UTF-8', { 'content-type': 'application/json; charset=iso-8859-1' }, /UTF-8/],
+  ])('answers a body with %s with 415, taking none of it', async (_what, headers, detail) => {
+    const { base, api } = await startServer();
+    const res = await post(base, '/v1/messages', VALID, headers);
+    expect(res.status).toBe(415);
+    expect((await problemOf(res)).detail).toMatch(detail);
+    expect(api.submits).toHaveLength(0);
+  });
+
+  it('takes Content-Encoding: identity, a quoted UTF-8 charset and a byte order mark', async () => {
+    const { base, api } = await startServer();
+    for (const [headers, body] of [
+      [{ 'content-encoding': 'identity' }, JSON.stringify(VALID)],
+      [{ 'content-type': 'application/json; charset="UTF-8"' }, JSON.stringify(VALID)],
+      [{}, `\ufeff${JSON.stringify(VALID)}`],
+    ] as const) {
+      const res = await post(base, '/v1/messages', body, headers);
+      expect(res.status, JSON.stringify(headers)).toBe(202);
+    }
+    expect(api.submits).toHaveLength(3);
+  });
+
+  it.each([
     ['malformed JSON', '{"from": "ACME",', 'not valid JSON'],
     ['an empty body', '', 'empty'],
   ])('answers %s with 400 invalid-json', async (_what, text, detail) => {
@@ -454,6 +478,15 @@ describe('GET /v1/messages/{id}', () => {
     const anonymous = await get(base, '/v1/messages/01JDNOSUCHMESSAGE000000000', {});
     expect(anonymous.status).toBe(401);
     expect(api.gets).toHaveLength(1);
+  });
+
+  it('takes an id in any case, as ULIDs are', async () => {
+    const { base, api } = await startServer();
+    const record = makeRecord({ id: '01JDSOMEID0000000000000000' });
+    api.records.set(record.id, record);
+    const res = await get(base, '/v1/messages/01jdsomeid0000000000000000');
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { id: string }).id).toBe(record.id);
   });
 
   it('answers 404 for an id too long to be one, without asking the core', async () => {
