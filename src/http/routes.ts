@@ -67,16 +67,18 @@ export function isHeadRequest(): boolean {
   return answeringHead;
 }
 
+function run(head: boolean, handler: Handler, res: HttpResponse, req: HttpRequest): void {
+  answeringHead = head;
+  try {
+    handler(res, req);
+  } finally {
+    answeringHead = false;
+  }
+}
+
 /** A handler that may see HEAD among other methods (`any`): it answers HEAD without content. */
 export function headAware(handler: Handler): Handler {
-  return (res, req) => {
-    answeringHead = req.getMethod() === 'head';
-    try {
-      handler(res, req);
-    } finally {
-      answeringHead = false;
-    }
-  };
+  return (res, req) => run(req.getMethod() === 'head', handler, res, req);
 }
 
 /**
@@ -88,16 +90,7 @@ export function on(app: TemplatedApp, method: HttpMethod, template: RouteTemplat
   switch (method) {
     case 'get':
       app.get(pattern, handler);
-      if (answersHead(template)) {
-        app.head(pattern, (res, req) => {
-          answeringHead = true;
-          try {
-            handler(res, req);
-          } finally {
-            answeringHead = false;
-          }
-        });
-      }
+      if (answersHead(template)) app.head(pattern, (res, req) => run(true, handler, res, req));
       break;
     case 'post':
       app.post(pattern, handler);
