@@ -195,9 +195,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
         ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
       }),
     );
-    client.start();
   }
-  for (const d of dispatchers) d.start();
 
   const gateway = new Gateway({
     config,
@@ -276,15 +274,17 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     return stopped;
   };
 
+  // The port first: a process that cannot open it (another holds it alone) stops before it binds
+  // to an SMSC or claims an entry from the queue, which would then wait out the reclaim time.
   let httpPort: number;
   try {
     ({ port: httpPort } = await http.listen());
   } catch (err) {
-    // The binds, dispatchers and store are up by now: take them down, or they would keep the
-    // process alive after its start failed.
     await stop('the HTTP port cannot be opened');
     throw err;
   }
+  for (const client of clients.values()) client.start();
+  for (const d of dispatchers) d.start();
   return { httpPort, events, store, metrics, stop };
 }
 

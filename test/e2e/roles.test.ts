@@ -101,6 +101,10 @@ describe('HTTP ports', () => {
     // An api process joins the port (the kernel spreads connections between the two).
     api = await startGateway({ ...structuredClone(rig.config), role: 'api' }, { logger: silentLogger });
     expect(api.httpPort).toBe(port);
+    // Those that cannot have the port stop before they bind to the SMSC (or claim from the queue).
+    let binds = 0;
+    const onBound = () => binds++;
+    rig.sim.server.on('bound', onBound);
     // A dispatch process on it would answer its share of API requests 404: it fails to start.
     await expect(
       startGateway({ ...structuredClone(rig.config), role: 'dispatch' }, { logger: silentLogger }),
@@ -114,6 +118,8 @@ describe('HTTP ports', () => {
     ).rejects.toThrow(/cannot listen/);
     // The refused starts took down what they had opened; the api processes still serve.
     expect((await call(port, '/readyz')).status).toBe(200);
+    rig.sim.server.off('bound', onBound);
+    expect(binds).toBe(0);
 
     const alone = await freePort();
     const memory = await startGateway(
