@@ -283,7 +283,20 @@ function chooseNonDefault(
   if (smart) {
     const s = smartEncode(text, DEFAULT_CHARSET, firstBad);
     if (s !== null) {
-      const gsm = measureGsm7Copy(s.text, DEFAULT_CHARSET, s.replacements, mode, maxParts);
+      let gsm: Layout;
+      try {
+        gsm = measureGsm7Copy(s.text, DEFAULT_CHARSET, s.replacements, mode, maxParts);
+      } catch (err) {
+        // Too long once '…' became '...': the original may still fit as UCS-2.
+        if (gsmOnly || !(err instanceof TooManyPartsError)) throw err;
+        try {
+          return measureUcs2(text, mode, maxParts);
+        } catch (ucs2Err) {
+          // Too long either way: the smaller count says how far to shorten.
+          if (ucs2Err instanceof TooManyPartsError && ucs2Err.parts < err.parts) throw ucs2Err;
+          throw err;
+        }
+      }
       // Smart encoding is there to save parts; '…' becoming '...' can cost more than it saves.
       return gsmOnly ? gsm : fewerOrEqualThanUcs2(gsm, text, mode, maxParts);
     }

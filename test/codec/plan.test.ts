@@ -196,6 +196,16 @@ describe('smart encoding', () => {
     expect(planMessage('Wait…', { reference: 0 }).encoding).toBe('gsm7');
   });
 
+  it('is not applied when it would need more parts than allowed and UCS-2 fits', () => {
+    // Smart GSM-7: 1,800 septets, 12 parts; UCS-2: 600 units, 9 parts.
+    const p = planMessage('…'.repeat(600), { reference: 0 });
+    expect([p.encoding, p.segmentCount]).toEqual(['ucs2', 9]);
+    // Too long either way (GSM-7 14 parts, UCS-2 11): the smaller count is the one reported.
+    expect(() => planMessage('…'.repeat(700), { reference: 0, maxParts: 5 })).toThrow(
+      /needs 11 parts as UCS-2/,
+    );
+  });
+
   it('is off per message', () => {
     const p = planMessage('It’s', { smartEncoding: false });
     expect(p.encoding).toBe('ucs2');
