@@ -71,6 +71,9 @@ const PART_STATE: Record<Receipt['outcome'], PartState> = {
 /** Longest a receipt waits for this process's dispatcher to record its SMSC id. */
 const EXPECTED_WAIT_MS = 1_000;
 
+/** An SMSC id (normalised: lower case) with a hex letter in it cannot be decimal. */
+const HEX_LETTER = /[a-f]/;
+
 export interface ReceiptHandlerOptions {
   connector: string;
   store: Store;
@@ -98,11 +101,17 @@ export class ReceiptHandler {
    * promise that settles with the record as written once it and the correlation are written.
    */
   readonly #expected = new Map<string, { ref: PartRef; recorded: Promise<MessageRecord | null> }>();
+  /**
+   * Receipts matched by each spelling of their id, counting only those whose id had more than one
+   * reading (an id such as '7' reads the same in both bases, and says nothing).
+   */
   readonly #matchedBy: Record<IdSpelling, number> = {
     'as-written': 1,
     'hex-read-as-decimal': 0,
     'decimal-read-as-hex': 0,
   };
+  /** This connector's SMSC ids, as its submit responses gave them: with hex letters, or digits only. */
+  readonly #submitIds = { withLetters: 0, digitsOnly: 0 };
 
   constructor(options: ReceiptHandlerOptions) {
     this.#o = options;
@@ -127,6 +136,8 @@ export class ReceiptHandler {
    */
   expect(smscId: string, ref: PartRef, recorded: Promise<MessageRecord | null>): void {
     const id = normalizeSmscId(smscId);
+    if (HEX_LETTER.test(id)) this.#submitIds.withLetters++;
+    else this.#submitIds.digitsOnly++;
     const entry = { ref, recorded };
     this.#expected.set(id, entry);
     const forget = () => {
@@ -140,7 +151,7 @@ export class ReceiptHandler {
     const receipt = readReceipt(pdu, this.#o.clock.now());
     if (!receipt) return;
     const { store, connector } = this.#o;
-    const candidates = receiptIdCandidates(receipt.id);
+    const candidates = this.#readings(receipt.id);
     // A part this process is recording right now: no lookup needed.
     if (await this.#applyExpected(candidates, receipt)) return;
     const ids = candidates.map((c) => c.id);
@@ -152,6 +163,8 @@ export class ReceiptHandler {
     // The dispatcher may have been answered while the lookup was under way.
     if (await this.#applyExpected(candidates, receipt)) return;
     // Stashed unless the dispatcher has recorded the id since the lookup: then it is applied here.
+    // Under the readings looked up only: a later message whose id is another reading must not
+    // take it.
     const found = await store.correlation.stashReceipt(
       connector,
       ids,
@@ -230,7 +243,7 @@ export class ReceiptHandler {
     for (const c of candidates) {
       expected = this.#expected.get(c.id);
       if (expected) {
-        this.#matchedBy[c.via]++;
+        if (candidates.length > 1) this.#matchedBy[c.via]++;
         break;
       }
     }
@@ -267,8 +280,34 @@ export class ReceiptHandler {
         best = i;
     }
     if (best === -1) return null;
-    this.#matchedBy[candidates[best]!.via]++;
+    if (candidates.length > 1) this.#matchedBy[candidates[best]!.via]++;
     return refs[best] ?? null;
+  }
+
+  /**
+   * The readings of a receipt's id to look up (and to stash under) on this connector: as written,
+   * and in the other base only where that cannot pin the receipt on another message. Sequential
+   * ids make a reading in the other base the id of some other message ('256' read as hex is
+   * '100'): when the receipt came before its own id was recorded, or its id was never ours, that
+   * message would take it. So another reading is used when this connector's receipts have matched
+   * by it more often than as written; or, until they have matched as written at all, when it
+   * cannot be the as-written id of this connector's form (decimal ids and a receipt id with
+   * letters: it is hex; hex ids and a reading with letters). Before any submit response has been
+   * seen here (just after a start), every reading.
+   */
+  #readings(id: string): IdCandidate[] {
+    const all = receiptIdCandidates(id);
+    const { withLetters, digitsOnly } = this.#submitIds;
+    if (all.length === 1 || withLetters + digitsOnly === 0) return all;
+    const seen = this.#matchedBy;
+    const hexIds = withLetters > 0;
+    const undecided = seen['as-written'] <= 1;
+    return all.filter(
+      (c, i) =>
+        i === 0 ||
+        seen[c.via] > seen['as-written'] ||
+        (undecided && HEX_LETTER.test(hexIds ? c.id : all[0]!.id)),
+    );
   }
 
   /** Parses a stashed receipt. */

@@ -154,6 +154,81 @@ describe('ReceiptHandler', () => {
   });
 });
 
+/** A part this process sent and recorded, as the dispatcher does: the handler learns the id's form. */
+async function submitted(
+  store: MemoryStore,
+  handler: ReceiptHandler,
+  smscId: string,
+): Promise<MessageRecord> {
+  const sent = await sentRecord(store, smscId);
+  const ref = { messageId: sent.id, part: 0 };
+  await store.correlation.correlate('c1', [{ smscIds: [normalizeSmscId(smscId)], ref }], 60);
+  const recorded = Promise.resolve(sent);
+  handler.expect(smscId, ref, recorded);
+  await recorded;
+  return sent;
+}
+
+async function statusOf(store: MemoryStore, id: string): Promise<string | undefined> {
+  return (await store.messages.getMany([id]))[0]?.status;
+}
+
+describe('ReceiptHandler: an id in the other base', () => {
+  it('does not pin an early receipt on the message whose id is its other reading (sequential decimal ids)', async () => {
+    const { store, handler } = setup();
+    const a = await submitted(store, handler, '100');
+    // B's SMSC id is 256 and its receipt comes before the id is recorded; 256 read as hex is 100.
+    const b = await sentRecord(store, '256');
+    await handler.handle(receiptPdu('256'));
+    expect(await statusOf(store, a.id)).toBe('sent');
+    const ref = { messageId: b.id, part: 0 };
+    const [taken] = await store.correlation.correlate('c1', [{ smscIds: ['256'], ref }], 60);
+    await handler.applyStashed(ref, taken!, '256');
+    expect(await statusOf(store, b.id)).toBe('delivered');
+    expect(await statusOf(store, a.id)).toBe('sent');
+  });
+
+  it('keeps a receipt for an id it never sent away from the message whose id is its other reading', async () => {
+    const { store, handler } = setup();
+    const sixteen = await submitted(store, handler, '16');
+    await handler.handle(receiptPdu('10')); // 10 read as hex is 16
+    expect(await statusOf(store, sixteen.id)).toBe('sent');
+    // Nor is it stashed under that reading for a later message with id 64 (100 read as hex).
+    await handler.handle(receiptPdu('100'));
+    const later = { messageId: 'later', part: 0 };
+    expect(await store.correlation.correlate('c1', [{ smscIds: ['256'], ref: later }], 60)).toEqual([null]);
+  });
+
+  it('matches a decimal receipt to a hex id, and a hex receipt to a decimal id, from the first', async () => {
+    const hexIds = setup();
+    const a = await submitted(hexIds.store, hexIds.handler, '000000A3F1');
+    await hexIds.handler.handle(receiptPdu('41969'));
+    expect(await statusOf(hexIds.store, a.id)).toBe('delivered');
+
+    const decimalIds = setup();
+    const b = await submitted(decimalIds.store, decimalIds.handler, '41969');
+    await decimalIds.handler.handle(receiptPdu('A3F1'));
+    expect(await statusOf(decimalIds.store, b.id)).toBe('delivered');
+  });
+
+  it('reads a receipt id in the other base when that is how this connector’s receipts match', async () => {
+    const { store, handler } = setup();
+    // Hex ids, decimal receipts: 41969 → a3f1, 41970 → a3f2 (readings with letters) teach the
+    // handler; then 256 → 100, a reading without letters, is taken too.
+    for (const [id, receipt] of [
+      ['A3F1', '41969'],
+      ['A3F2', '41970'],
+    ]) {
+      const sent = await submitted(store, handler, id!);
+      await handler.handle(receiptPdu(receipt!));
+      expect(await statusOf(store, sent.id)).toBe('delivered');
+    }
+    const hundred = await submitted(store, handler, '100');
+    await handler.handle(receiptPdu('256'));
+    expect(await statusOf(store, hundred.id)).toBe('delivered');
+  });
+});
+
 describe('ReceiptHandler.applyStashed', () => {
   it('applies a receipt the correlation took, and drops its copies under the other spellings', async () => {
     const { store, handler, metrics } = setup();
