@@ -494,15 +494,18 @@ export class Session extends EventEmitter<SessionEvents> {
   // Inbound
 
   #onFrame(buf: Buffer, start: number, end: number): void {
-    this.#rxSinceCheck = true;
     let pdu: AnyPdu;
     try {
       pdu = decodePdu(buf, start, end);
     } catch (err) {
+      this.#rxSinceCheck = true;
       if (err instanceof SmppPduError) this.#onDecodeError(err);
       else this.close('decoder failure', err as Error);
       return;
     }
+    // The answer to our own enquire_link does not make the next one unneeded: counted, it would
+    // have an idle link checked every other interval, and a dead peer found that much later.
+    if (pdu.command !== 'enquire_link_resp') this.#rxSinceCheck = true;
     if (isResponseId(CommandId[pdu.command])) this.#onResponse(pdu);
     else this.#onRequest(pdu);
   }

@@ -326,6 +326,22 @@ describe('ESME side: the outbound window and its timeouts', () => {
     await smsc.closed;
   });
 
+  it('checks an idle link every interval, its own enquire_link_resp not counting as traffic', async () => {
+    const { clock, esme, smsc } = await esmeWithRawSmsc({
+      enquireLinkIntervalMs: 1_000,
+      requestTimeoutMs: 500,
+    });
+    clock.advance(1_000); // the interval of the bind_resp
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1_000);
+      const el = await smsc.expect('enquire_link');
+      smsc.sendPdu('enquire_link_resp', {}, el.sequence_number);
+      // Answered: nothing in flight once the response is read.
+      while (esme.inFlight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(esme.state).toBe('bound_trx');
+  });
+
   it('answers enquire_link from the SMSC and keeps quiet while traffic flows', async () => {
     const { clock, esme, smsc } = await esmeWithRawSmsc({
       enquireLinkIntervalMs: 1_000,
