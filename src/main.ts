@@ -157,11 +157,11 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       logger: logger.child({ connector: c.name }),
     });
     client.on('bound', ({ mode }) => metrics.bindsUp.inc({ connector: c.name, mode }));
-    client.on('disconnected', ({ mode, reason }) => {
+    client.on('disconnected', ({ mode, reason, retryInMs }) => {
       metrics.bindsUp.dec({ connector: c.name, mode });
       // While stopping, the binds close because sluice unbinds them: no warning, no reconnect.
       if (stopping) logger.info({ connector: c.name, reason }, 'bind closed');
-      else logger.warn({ connector: c.name, reason }, 'bind lost; reconnecting');
+      else logger.warn({ connector: c.name, reason, retryInMs }, 'bind lost; reconnecting');
     });
     const receipts = new ReceiptHandler({
       connector: c.name,

@@ -82,7 +82,8 @@ export interface SlotInfo {
 
 export interface ClientEvents {
   bound: [info: SlotInfo & { session: Session }];
-  disconnected: [info: SlotInfo & CloseInfo];
+  /** A bound session closed; the slot dials again after `retryInMs` (null: stopping). */
+  disconnected: [info: SlotInfo & CloseInfo & { retryInMs: number | null }];
   /** A connection or bind attempt failed; the slot retries after `retryInMs`. */
   connect_failed: [info: SlotInfo & { error: Error; attempt: number; retryInMs: number }];
   /** deliver_sm, data_sm: answer with session.respond(pdu, ...). */
@@ -95,9 +96,18 @@ interface Slot {
   mode: BindMode;
   session: Session | null;
   attempt: number;
+  /** When the slot's current session bound; null while it has none. */
+  boundAt: number | null;
   timer: TimerHandle | null;
   connecting: boolean;
 }
+
+/**
+ * A bind that stays up this long resets its slot's backoff. One dropped sooner is a failed
+ * attempt like a refused one: a carrier that takes the bind and then closes the connection is
+ * not dialled again every second.
+ */
+const STABLE_BIND_MS = 30_000;
 
 export const defaultDial: Dial = ({ host, port, tls: tlsOptions }) =>
   new Promise<Socket>((resolve, reject) => {
@@ -161,6 +171,7 @@ export class SmppClient extends EventEmitter<ClientEvents> {
           mode,
           session: null,
           attempt: 0,
+          boundAt: null,
           timer: null,
           connecting: false,
         });
@@ -274,7 +285,7 @@ export class SmppClient extends EventEmitter<ClientEvents> {
         addr_npi: o.addr_npi ?? 0,
         address_range: o.address_range ?? '',
       });
-      slot.attempt = 0;
+      slot.boundAt = this.#clock.now();
       this.emit('bound', { ...info, session: s });
       this.#wakeCapacity();
     } catch (err) {
@@ -308,9 +319,11 @@ export class SmppClient extends EventEmitter<ClientEvents> {
   #onSessionClose(slot: Slot, session: Session, info: CloseInfo): void {
     if (slot.session !== session) return;
     slot.session = null;
+    if (slot.boundAt !== null && this.#clock.now() - slot.boundAt >= STABLE_BIND_MS) slot.attempt = 0;
+    slot.boundAt = null;
     if (session.mode === null) return;
-    this.emit('disconnected', { slot: slot.index, mode: slot.mode, ...info });
-    this.#scheduleReconnect(slot);
+    const retryInMs = this.#scheduleReconnect(slot);
+    this.emit('disconnected', { slot: slot.index, mode: slot.mode, ...info, retryInMs });
   }
 
   /**

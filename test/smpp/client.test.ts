@@ -92,6 +92,33 @@ describe('SmppClient', () => {
     expect(delays).toEqual([100, 200, 400, 800, 1_000, 1_000]);
   });
 
+  it('backs off a carrier that takes the bind and drops it, until a bind stays up 30 s', async () => {
+    const { clock, raw, client } = await setup();
+    client.start();
+    // Each bind that lasts less than 30 s doubles the wait (100 × 2^n, capped at 1,000); one that
+    // lasted 30 s starts over.
+    const rounds: Array<[upMs: number, delayMs: number]> = [
+      [0, 100],
+      [0, 200],
+      [10_000, 400],
+      [0, 800],
+      [30_000, 100],
+    ];
+    for (const [i, [upMs, delayMs]] of rounds.entries()) {
+      const bound = nextEvent(client, 'bound');
+      const peer = await answerBind(raw);
+      await bound;
+      clock.advance(upMs);
+      const dropped = nextEvent(client, 'disconnected');
+      peer.socket.destroy();
+      const [info] = await dropped;
+      expect(info.retryInMs, `round ${i}`).toBe(delayMs);
+      clock.advance(delayMs);
+    }
+    await answerBind(raw);
+    expect(raw.connections).toBe(rounds.length + 1);
+  });
+
   it('takes the jitter share off the delay', async () => {
     const { raw, client } = await setup({ random: () => 0.999999 });
     client.start();
