@@ -46,13 +46,18 @@ export interface Receipt {
 
 /** Reads a receipt deliver_sm; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
 export function readReceipt(pdu: Pdu<'deliver_sm'>, at: number): Receipt | null {
-  const { receipted_message_id: tlvId, message_state: tlvState } = pdu.tlvs;
+  // An empty receipted_message_id says nothing: the text's id is read instead.
+  const tlvId = pdu.tlvs.receipted_message_id || undefined;
+  const tlvState = pdu.tlvs.message_state;
   if (tlvId !== undefined && tlvState !== undefined && outcomeOfMessageState(tlvState) === 'delivered') {
     // The common case: both TLVs, delivered. The text adds nothing (a delivered part has no
     // error detail), so its seven regexes are skipped.
     return { id: tlvId, outcome: 'delivered', detail: 'DELIVRD', at };
   }
-  const text = parseReceiptText(pdu.short_message.toString('latin1'));
+  // The text in short_message, or in message_payload when short_message is empty (§5.2.21).
+  const body =
+    pdu.short_message.length > 0 ? pdu.short_message : (pdu.tlvs.message_payload ?? pdu.short_message);
+  const text = parseReceiptText(body.toString('latin1'));
   const id = tlvId ?? text?.id;
   if (!id) return null;
   const outcome =

@@ -7,7 +7,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { normalizeSmscId } from '../../src/codec/receipt.js';
-import { ReceiptHandler } from '../../src/core/receipts.js';
+import { ReceiptHandler, readReceipt } from '../../src/core/receipts.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
@@ -271,3 +271,25 @@ async function counted(metrics: Metrics): Promise<Record<string, number>> {
   for (const v of (await metrics.receipts.get()).values) out[String(v.labels.result)] = v.value;
   return out;
 }
+
+describe('readReceipt', () => {
+  const text = formatReceipt({ id: 'AB20', submitted: 0, done: 0, stat: 'DELIVRD', err: 0, text: '' });
+
+  it('reads the text’s id when receipted_message_id is there but empty', () => {
+    const pdu = makePdu('deliver_sm', {
+      esm_class: 0x04,
+      short_message: Buffer.from(text, 'latin1'),
+      tlvs: { receipted_message_id: '', message_state: 2 },
+    });
+    expect(readReceipt(pdu, 1)).toMatchObject({ id: 'AB20', outcome: 'delivered' });
+  });
+
+  it('reads the receipt text from message_payload when short_message is empty', () => {
+    const pdu = makePdu('deliver_sm', {
+      esm_class: 0x04,
+      short_message: Buffer.alloc(0),
+      tlvs: { message_payload: Buffer.from(text, 'latin1') },
+    });
+    expect(readReceipt(pdu, 1)).toMatchObject({ id: 'AB20', outcome: 'delivered' });
+  });
+});
