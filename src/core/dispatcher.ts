@@ -30,7 +30,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { SmppClient } from '../smpp/client.js';
-import { statusName } from '../smpp/constants.js';
+import { CommandStatus, statusName } from '../smpp/constants.js';
 import type { PduInput, Tlvs } from '../smpp/pdu/types.js';
 import type { QueueEntry, Store } from '../store/types.js';
 import { TickBatcher } from '../util/batcher.js';
@@ -84,6 +84,10 @@ type PartOutcome =
 
 const EMPTY = Buffer.alloc(0);
 
+/** The SMSC's "slow down" pause: its first length, and the most it grows to. */
+const PAUSE_MIN_MS = 100;
+const PAUSE_MAX_MS = 5_000;
+
 export class Dispatcher {
   readonly #o: DispatcherOptions;
   readonly #name: string;
@@ -105,6 +109,14 @@ export class Dispatcher {
   #roomFreed: (() => void) | null = null;
   /** The rate-limit waits under way, cut short by stop(). */
   readonly #waits = new Set<AbortController>();
+  /**
+   * While the SMSC answers ESME_RTHROTTLED or ESME_RMSGQFUL ("slow down"), this process sends it
+   * nothing before #pausedUntil: a pause of 100 ms, doubling (to 5 s at most) when the SMSC says
+   * so again after one, and shrinking by 10 ms with each accepted submit. The throttled messages
+   * themselves go back to the queue with their own backoff; the pause holds the ones behind them.
+   */
+  #pausedUntil = 0;
+  #pauseMs = 0;
   #stopped = false;
   #loop: Promise<void> | null = null;
   /** Acknowledgements of one turn go out as one command. */
@@ -536,9 +548,12 @@ export class Dispatcher {
   async #submitOne(fields: PduInput<'submit_sm'>): Promise<PartOutcome> {
     const { client, clock, metrics } = this.#o;
     for (;;) {
+      if (this.#pausedUntil > clock.now() && !this.#stopped) await this.#paused();
       const started = clock.now();
       try {
         const resp = await client.submit(fields);
+        // Each accepted submit takes 10 ms off the next pause: 100 ms is forgotten after 10.
+        if (this.#pauseMs > 0) this.#pauseMs = Math.max(0, this.#pauseMs - 10);
         const at = clock.now();
         metrics.submitResponseSeconds.observe({ connector: this.#name }, (at - started) / 1000);
         metrics.partsSubmitted.inc({ connector: this.#name, outcome: 'ok' });
@@ -551,6 +566,11 @@ export class Dispatcher {
           continue;
         }
         if (err instanceof SmppStatusError) {
+          if (
+            err.commandStatus === CommandStatus.ESME_RTHROTTLED ||
+            err.commandStatus === CommandStatus.ESME_RMSGQFUL
+          )
+            this.#slowDown();
           const name = statusName(err.commandStatus);
           metrics.partsSubmitted.inc({ connector: this.#name, outcome: name });
           return { ok: false, retry: err.retryable, error: name, at };
@@ -568,6 +588,40 @@ export class Dispatcher {
         if (!retry) this.#log.error({ err }, 'submit failed');
         return { ok: false, retry, error: code, at };
       }
+    }
+  }
+
+  /**
+   * The SMSC asked us to slow down: a pause starts, twice the last one. Answers to submits sent
+   * before the pause began (a window's worth) do not lengthen it.
+   */
+  #slowDown(): void {
+    const now = this.#o.clock.now();
+    if (this.#pausedUntil > now) return;
+    this.#pauseMs = Math.min(PAUSE_MAX_MS, Math.max(PAUSE_MIN_MS, this.#pauseMs * 2));
+    this.#pausedUntil = now + this.#pauseMs;
+    this.#o.metrics.throttledWaits.inc({ limit: 'smsc', where: 'in_process' });
+    // Counted in sluice_throttled_waits_total{limit="smsc"}: under sustained throttling a log line
+    // per pause would be up to ten a second.
+    this.#log.debug({ pauseMs: this.#pauseMs }, 'the SMSC is throttling: pausing submits');
+  }
+
+  /** Waits out the pause (or until stop()). */
+  async #paused(): Promise<void> {
+    const abort = new AbortController();
+    this.#waits.add(abort);
+    try {
+      while (!abort.signal.aborted && this.#pausedUntil > this.#o.clock.now()) {
+        await new Promise<void>((resolve) => {
+          const timer = this.#o.clock.setTimeout(resolve, this.#pausedUntil - this.#o.clock.now());
+          abort.signal.addEventListener('abort', () => {
+            timer.cancel();
+            resolve();
+          });
+        });
+      }
+    } finally {
+      this.#waits.delete(abort);
     }
   }
 

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
@@ -298,6 +299,41 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
       rig.statusReached(results[0]!.message!.id, 'delivered'),
       rig.statusReached(results[2]!.message!.id, 'delivered'),
     ]);
+  });
+});
+
+describe('an SMSC that says it is throttling', () => {
+  it('pauses the connector for 100 ms, then sends the rest', async () => {
+    const clock = new ManualClock();
+    let answers = 0;
+    rig = await startRig({
+      store: { kind: 'memory' },
+      clock,
+      sim: { decideSubmit: () => (++answers === 1 ? CommandStatus.ESME_RTHROTTLED : 0) },
+      edit: (c) => {
+        c.connectors[0]!.window = 1; // one submit at a time: the second waits behind the first
+      },
+    });
+    const res = await rig.post('/v1/messages/batch', {
+      messages: ['first', 'second'].map((body) => ({ from: '12345', to: '+447700900123', body })),
+    });
+    const [first, second] = (res.json.results as Array<{ message: { id: string } }>).map((r) => r.message.id);
+    const pauses = async () =>
+      (await rig!.gateway.metrics.throttledWaits.get()).values.find((v) => v.labels.limit === 'smsc')
+        ?.value ?? 0;
+    // The throttled answer starts the pause (one event-loop turn at a time: no timer runs here).
+    while ((await pauses()) === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const delivered = rig.statusReached(second!, 'delivered');
+    clock.advance(99);
+    for (let i = 0; i < 20; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(rig.sim.stats().submits).toBe(0);
+    clock.advance(1);
+    await delivered;
+    // The throttled one comes back after its own backoff.
+    const again = rig.statusReached(first!, 'delivered');
+    clock.advance(1_000);
+    await again;
+    expect(await pauses()).toBe(1);
   });
 });
 
