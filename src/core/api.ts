@@ -131,8 +131,18 @@ export interface GatewayApi {
   /** The message if it exists and belongs to the account. */
   get(account: Account, id: string): Promise<MessageRecord | null>;
 
-  /** The text engine's preview. Throws ApiError (422) for text that cannot be sent as asked. */
-  preview(text: string, options: PlanOptions): MessagePreview;
+  /**
+   * The text engine's preview. With `route` (a sender and a recipient), exactly what a message
+   * from that sender to that number would be sent as: the sender's and the routed connector's
+   * settings, and the configured part limit; the API key must be allowed the sender. Without, the
+   * text engine's defaults, `options` laid over them, and the configured part limit. Throws
+   * ApiError: 422 for text that cannot be sent as asked (or an unknown sender, no route), 403.
+   */
+  preview(
+    text: string,
+    options: PlanOptions,
+    route?: { account: Account; from: string; to: string },
+  ): MessagePreview;
 
   readiness(): Promise<Readiness>;
 }

@@ -243,9 +243,21 @@ export class Gateway implements GatewayApi {
     return record;
   }
 
-  preview(text: string, options: PlanOptions): MessagePreview {
+  preview(
+    text: string,
+    options: PlanOptions,
+    route?: { account: Account; from: string; to: string },
+  ): MessagePreview {
+    if (text.length === 0) {
+      throw new ApiError(422, 'unprocessable', 'text is empty', [
+        { field: 'text', message: 'must not be empty' },
+      ]);
+    }
+    const planned = route
+      ? this.#o.intake.planOptions(route.account, { ...options, from: route.from, to: route.to })
+      : { maxParts: this.#o.intake.maxParts, ...options };
     try {
-      return previewMessage(text, { reference: 0, ...options });
+      return previewMessage(text, { ...planned, reference: 0 });
     } catch (err) {
       if (
         err instanceof UnencodableTextError ||

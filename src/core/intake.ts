@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { monotonicFactory } from 'ulid';
-import { planMessage } from '../codec/index.js';
+import { type PlanOptions, planMessage } from '../codec/index.js';
 import type { ConnectorConfig, SenderConfig, SluiceConfig } from '../config/types.js';
 import {
   ApiError,
@@ -19,8 +19,14 @@ import { possibleE164 } from './phone.js';
 import type { Router } from './router.js';
 import type { MessageRecord } from './types.js';
 
-/** Body length looked at: 255 parts of UCS-2 is under 17,000 code units. */
-const MAX_BODY_CHARS = 20_000;
+/**
+ * Body length looked at before planning: at least 20,000 characters, and as many as the
+ * configured part limit can carry in GSM-7 (160 a part at most), so the planner, not this cap,
+ * says when a text needs too many parts.
+ */
+function maxBodyChars(maxParts: number): number {
+  return Math.max(20_000, maxParts * 160);
+}
 
 export interface IntakeOptions {
   config: SluiceConfig;
@@ -49,40 +55,63 @@ export class Intake {
     return this.#ulid(at);
   }
 
-  /** Validates a request and builds its record (status queued). Throws ApiError. */
-  build(account: Account, request: SubmitRequest): MessageRecord {
-    const sender = this.#senders.get(request.from);
+  /** The configured most parts a message may have. */
+  get maxParts(): number {
+    return this.#config.messages.maxParts;
+  }
+
+  /**
+   * The sender, the recipient as E.164 digits and the connector a message from `from` to `to`
+   * goes through, for this API key. Throws ApiError (422 unknown sender, bad number or no route;
+   * 403 a sender the key may not use).
+   */
+  resolve(
+    account: Account,
+    from: string,
+    to: string,
+  ): { sender: SenderConfig; to: string; connector: ConnectorConfig } {
+    const sender = this.#senders.get(from);
     if (!sender) {
-      throw new ApiError(422, 'unprocessable', `sender ${quoteValue(request.from)} is not configured`, [
+      throw new ApiError(422, 'unprocessable', `sender ${quoteValue(from)} is not configured`, [
         { field: 'from', message: 'not a configured sender' },
       ]);
     }
-    if (!account.senders.includes('*') && !account.senders.includes(request.from)) {
-      throw new ApiError(
-        403,
-        'forbidden',
-        `API key '${account.name}' may not send as ${quoteValue(request.from)}`,
-        [{ field: 'from', message: 'not allowed for this API key' }],
-      );
+    if (!account.senders.includes('*') && !account.senders.includes(from)) {
+      throw new ApiError(403, 'forbidden', `API key '${account.name}' may not send as ${quoteValue(from)}`, [
+        { field: 'from', message: 'not allowed for this API key' },
+      ]);
     }
-    const to = normalizeNumber(request.to);
-    const connectorName = this.#router.route(request.from, to);
+    const number = normalizeNumber(to);
+    const connectorName = this.#router.route(from, number);
     const connector = connectorName ? this.#connectors.get(connectorName) : undefined;
     if (!connector) {
-      throw new ApiError(
-        422,
-        'unprocessable',
-        `no route from ${quoteValue(request.from)} to this destination`,
-        [{ field: 'to', message: 'no route' }],
-      );
+      throw new ApiError(422, 'unprocessable', `no route from ${quoteValue(from)} to this destination`, [
+        { field: 'to', message: 'no route' },
+      ]);
     }
+    return { sender, to: number, connector };
+  }
+
+  /** What a message from `from` to `to` would be planned with: its sender's and connector's settings. */
+  planOptions(
+    account: Account,
+    request: Pick<SubmitRequest, 'from' | 'to' | 'encoding' | 'smartEncoding'>,
+  ): PlanOptions {
+    const { sender, connector } = this.resolve(account, request.from, request.to);
+    return planOptionsFor(request, sender, connector, this.#config.messages.maxParts);
+  }
+
+  /** Validates a request and builds its record (status queued). Throws ApiError. */
+  build(account: Account, request: SubmitRequest): MessageRecord {
+    const { sender, to, connector } = this.resolve(account, request.from, request.to);
     if (request.body.length === 0) {
       throw new ApiError(422, 'unprocessable', 'body is empty', [
         { field: 'body', message: 'must not be empty' },
       ]);
     }
-    if (request.body.length > MAX_BODY_CHARS) {
-      throw new ApiError(413, 'payload-too-large', `body is longer than ${MAX_BODY_CHARS} characters`, [
+    const maxChars = maxBodyChars(this.#config.messages.maxParts);
+    if (request.body.length > maxChars) {
+      throw new ApiError(413, 'payload-too-large', `body is longer than ${maxChars} characters`, [
         { field: 'body', message: 'too long' },
       ]);
     }

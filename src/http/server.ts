@@ -592,8 +592,12 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       sendProblem(ex, invalidRequest(errors));
       return;
     }
-    // Synchronous; an ApiError (422) reaches fail() through receive().
-    const preview = api.preview(request.text, request.options);
+    // Synchronous; an ApiError (422, 403) reaches fail() through receive().
+    const preview = api.preview(
+      request.text,
+      request.options,
+      request.route ? { account: ex.account!, ...request.route } : undefined,
+    );
     send(ex, 200, JSON_TYPE, JSON.stringify(renderPreview(preview)));
   }
 

@@ -41,6 +41,8 @@ const SUBMIT_FIELDS: ReadonlySet<string> = new Set([
 const BATCH_FIELDS: ReadonlySet<string> = new Set(['messages']);
 const SEGMENTS_FIELDS: ReadonlySet<string> = new Set([
   'text',
+  'from',
+  'to',
   'mode',
   'encoding',
   'smartEncoding',
@@ -251,7 +253,12 @@ export function parseBatch(value: unknown): BatchShape {
 export interface SegmentsRequest {
   text: string;
   options: PlanOptions;
+  /** A sender and a recipient: the preview of a message between them, as it would be sent. */
+  route?: { from: string; to: string };
 }
+
+/** What the sender and its connector decide when a preview names them (from and to). */
+const ROUTED_OPTIONS = ['mode', 'maxParts', 'nationalLanguages'] as const;
 
 export function parseSegmentsRequest(value: unknown, errors: FieldError[]): SegmentsRequest | null {
   if (!isObject(value)) {
@@ -288,7 +295,19 @@ export function parseSegmentsRequest(value: unknown, errors: FieldError[]): Segm
       options.nationalLanguages = picked as PlanOptions['nationalLanguages'];
     }
   }
-  return errors.length === before ? { text, options } : null;
+  if (value.from === undefined && value.to === undefined) {
+    return errors.length === before ? { text, options } : null;
+  }
+  const from = requiredString(value, 'from', '', errors);
+  const to = requiredString(value, 'to', '', errors);
+  for (const key of ROUTED_OPTIONS) {
+    if (value[key] !== undefined)
+      errors.push({
+        field: key,
+        message: "set by the sender and its connector when 'from' and 'to' are given",
+      });
+  }
+  return errors.length === before ? { text, options, route: { from, to } } : null;
 }
 
 /** Idempotency-Key: 1..255 printable ASCII characters. */

@@ -302,6 +302,51 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
   });
 });
 
+describe('POST /v1/segments with from and to', () => {
+  it('previews what a message between them is sent as: the connector’s mode, the sender’s tables, the part limit', async () => {
+    rig = await startRig({
+      store: { kind: 'memory' },
+      edit: (c) => {
+        c.connectors[0]!.concatenation = 'udh16';
+        c.messages.maxParts = 255;
+      },
+    });
+    const submits = countSubmits(rig.sim);
+    const text = 'x'.repeat(1530); // 10 parts of 153 (udh8), 11 of 152 (udh16)
+    const routed = await rig.post('/v1/segments', { text, from: '12345', to: '+447700900123' });
+    expect(routed.status).toBe(200);
+    expect(routed.json).toMatchObject({ encoding: 'gsm7', partCount: 11 });
+    const sent = await rig.post('/v1/messages', { from: '12345', to: '+447700900123', body: text });
+    await rig.statusReached(sent.json.id as string, 'delivered');
+    expect([...submits.values()].reduce((a, b) => a + b, 0)).toBe(11);
+    // Without them: the text engine's defaults (udh8), but the configured part limit (not 10).
+    const plain = await rig.post('/v1/segments', { text: 'x'.repeat(2295) });
+    expect(plain.json).toMatchObject({ partCount: 15 });
+    // A body as long as 255 parts of GSM-7 can carry is taken (131 parts here).
+    const long = await rig.post('/v1/messages', {
+      from: '12345',
+      to: '+447700900123',
+      body: 'x'.repeat(20_001),
+    });
+    expect(long.status).toBe(202);
+  });
+
+  it('answers for a sender, recipient or text it could not send', async () => {
+    rig = await startRig({ store: { kind: 'memory' } });
+    const cases: Array<[unknown, number, string]> = [
+      [{ text: 'hi', from: 'NOPE', to: '+447700900123' }, 422, 'from'],
+      [{ text: 'hi', from: '12345' }, 400, 'to'],
+      [{ text: 'hi', from: '12345', to: '+447700900123', mode: 'sar' }, 400, 'mode'],
+      [{ text: '' }, 422, 'text'],
+    ];
+    for (const [body, status, field] of cases) {
+      const res = await rig.post('/v1/segments', body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect((res.json.errors as Array<{ field: string }>).map((e) => e.field)).toContain(field);
+    }
+  });
+});
+
 describe('an SMSC that says it is throttling', () => {
   it('pauses the connector for 100 ms, then sends the rest', async () => {
     const clock = new ManualClock();

@@ -84,7 +84,11 @@ export class FakeApi implements GatewayApi {
   readonly submits: Array<{ account: Account; request: SubmitRequest; key: string | null }> = [];
   readonly batches: Array<{ account: Account; requests: readonly SubmitRequest[] }> = [];
   readonly gets: Array<{ account: Account; id: string }> = [];
-  readonly previews: Array<{ text: string; options: PlanOptions }> = [];
+  readonly previews: Array<{
+    text: string;
+    options: PlanOptions;
+    route?: { account: string; from: string; to: string };
+  }> = [];
   readonly records = new Map<string, MessageRecord>();
   readinessCalls = 0;
 
@@ -118,8 +122,12 @@ export class FakeApi implements GatewayApi {
     this.gets.push({ account, id });
     return this.records.get(id) ?? null;
   }
-  preview(text: string, options: PlanOptions) {
-    this.previews.push({ text, options });
+  preview(text: string, options: PlanOptions, route?: { account: Account; from: string; to: string }) {
+    this.previews.push({
+      text,
+      options,
+      ...(route ? { route: { account: route.account.name, from: route.from, to: route.to } } : {}),
+    });
     return this.onPreview(text, options);
   }
   readiness() {
