@@ -483,19 +483,40 @@ export class Dispatcher {
     const sender = senders.get(record.from);
     const pending = record.parts.filter((p) => p.smscId === null && !isFinalPart(p.state));
     const outcomes = new Map<number, PartOutcome>();
-    if (!sender || pending.length === 0) return outcomes;
-    const plan = planMessage(record.body, {
-      ...planOptionsFor(
-        {
-          encoding: record.plan?.encoding ?? 'auto',
-          smartEncoding: record.plan?.smartEncoding ?? sender.smartEncoding,
-        },
-        sender,
-        connector,
-        maxParts,
-      ),
-      reference: concatReference(record.id, connector.concatenation),
-    });
+    if (pending.length === 0) return outcomes;
+    // Planned again with the configuration of now. Changed since the message was accepted (its
+    // sender gone, another concatenation, fewer parts allowed), the text may no longer plan as the
+    // parts it was accepted as: it fails, rather than go out cut short or come back for ever.
+    const unsendable = (why: string) => {
+      const at = this.#o.clock.now();
+      for (const p of pending)
+        outcomes.set(p.index, { ok: false, retry: false, error: `SLUICE_ERR_PLAN ${why}`, at });
+      this.#log.error({ messageId: record.id, why }, 'message no longer plans as accepted');
+      return outcomes;
+    };
+    if (!sender) return unsendable(`sender ${record.from} is no longer configured`);
+    let plan: ReturnType<typeof planMessage>;
+    try {
+      plan = planMessage(record.body, {
+        ...planOptionsFor(
+          {
+            encoding: record.plan?.encoding ?? 'auto',
+            smartEncoding: record.plan?.smartEncoding ?? sender.smartEncoding,
+          },
+          sender,
+          connector,
+          maxParts,
+        ),
+        reference: concatReference(record.id, connector.concatenation),
+      });
+    } catch (err) {
+      return unsendable(err instanceof Error ? err.message : String(err));
+    }
+    if (plan.parts.length !== record.parts.length) {
+      return unsendable(
+        `it now plans as ${plan.parts.length} parts, not the ${record.parts.length} it was accepted as`,
+      );
+    }
     if (entry.deliveries > 0) {
       metrics.duplicateSubmits.inc({ connector: this.#name, reason: 'reclaimed' }, pending.length);
     }

@@ -143,3 +143,30 @@ describe('HTTP ports', () => {
     }
   });
 });
+
+describe('a configuration changed while messages wait', () => {
+  it('fails a message that no longer plans as the parts it was accepted as, and sends nothing of it', async () => {
+    // The dispatch process runs the new configuration (udh16: 152 septets a part), the api
+    // process still the old one (udh8: 153), so 1,530 characters are accepted as 10 parts.
+    rig = await startRig({
+      store: redisStore(),
+      edit: (c) => {
+        c.role = 'dispatch';
+        c.connectors[0]!.concatenation = 'udh16';
+        c.messages.maxParts = 255;
+      },
+    });
+    const old = structuredClone(rig.config);
+    old.connectors[0]!.concatenation = 'udh8';
+    api = await startGateway({ ...old, role: 'api' }, { logger: silentLogger });
+    const res = await call(api.httpPort, '/v1/messages', {
+      method: 'POST',
+      body: JSON.stringify({ from: '12345', to: '+447700900123', body: 'x'.repeat(1530) }),
+    });
+    expect(res.json.partCount).toBe(10);
+    const failed = await rig.statusReached(res.json.id, 'failed');
+    expect(failed.error?.code).toBe('SLUICE_ERR_PLAN');
+    expect(failed.error?.message).toMatch(/now plans as 11 parts, not the 10/);
+    expect(rig.sim.stats().submits).toBe(0);
+  });
+});
