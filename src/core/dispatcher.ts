@@ -111,11 +111,11 @@ export class Dispatcher {
   readonly #waits = new Set<AbortController>();
   /**
    * While the SMSC answers ESME_RTHROTTLED or ESME_RMSGQFUL ("slow down"), this process sends it
-   * nothing before #pausedUntil: a pause of 100 ms, doubling (to 5 s at most) when the SMSC says
+   * nothing until #pause is over: a pause of 100 ms, doubling (to 5 s at most) when the SMSC says
    * so again after one, and shrinking by 10 ms with each accepted submit. The throttled messages
    * themselves go back to the queue with their own backoff; the pause holds the ones behind them.
    */
-  #pausedUntil = 0;
+  #pause: { done: Promise<void>; end: () => void } | null = null;
   #pauseMs = 0;
   #stopped = false;
   #loop: Promise<void> | null = null;
@@ -150,6 +150,7 @@ export class Dispatcher {
     this.#stopped = true;
     this.#onStop();
     for (const w of this.#waits) w.abort();
+    this.#endPause();
     await this.#loop;
     // Kept until the last is done: draining a slow window may outlast the reclaim time.
     await Promise.allSettled([...this.#inflight]);
@@ -569,7 +570,7 @@ export class Dispatcher {
   async #submitOne(fields: PduInput<'submit_sm'>): Promise<PartOutcome> {
     const { client, clock, metrics } = this.#o;
     for (;;) {
-      if (this.#pausedUntil > clock.now() && !this.#stopped) await this.#paused();
+      while (this.#pause !== null && !this.#stopped) await this.#pause.done;
       const started = clock.now();
       try {
         const resp = await client.submit(fields);
@@ -617,33 +618,29 @@ export class Dispatcher {
    * before the pause began (a window's worth) do not lengthen it.
    */
   #slowDown(): void {
-    const now = this.#o.clock.now();
-    if (this.#pausedUntil > now) return;
+    if (this.#pause !== null) return;
     this.#pauseMs = Math.min(PAUSE_MAX_MS, Math.max(PAUSE_MIN_MS, this.#pauseMs * 2));
-    this.#pausedUntil = now + this.#pauseMs;
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const timer = this.#o.clock.setTimeout(() => this.#endPause(), this.#pauseMs);
+    this.#pause = {
+      done,
+      end: () => {
+        timer.cancel();
+        resolve();
+      },
+    };
     this.#o.metrics.throttledWaits.inc({ limit: 'smsc', where: 'in_process' });
     // Counted in sluice_throttled_waits_total{limit="smsc"}: under sustained throttling a log line
     // per pause would be up to ten a second.
     this.#log.debug({ pauseMs: this.#pauseMs }, 'the SMSC is throttling: pausing submits');
   }
 
-  /** Waits out the pause (or until stop()). */
-  async #paused(): Promise<void> {
-    const abort = new AbortController();
-    this.#waits.add(abort);
-    try {
-      while (!abort.signal.aborted && this.#pausedUntil > this.#o.clock.now()) {
-        await new Promise<void>((resolve) => {
-          const timer = this.#o.clock.setTimeout(resolve, this.#pausedUntil - this.#o.clock.now());
-          abort.signal.addEventListener('abort', () => {
-            timer.cancel();
-            resolve();
-          });
-        });
-      }
-    } finally {
-      this.#waits.delete(abort);
-    }
+  /** The pause is over (its time is up, or stop() ends it): the submits waiting on it go. */
+  #endPause(): void {
+    const pause = this.#pause;
+    this.#pause = null;
+    pause?.end();
   }
 
   /** Records SMSC id → part, then applies any receipt that arrived before we knew the id. */
