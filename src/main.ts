@@ -298,6 +298,8 @@ function readCa(connector: string, path: string): Buffer {
   }
 }
 
+const NO_TEXT = Buffer.alloc(0);
+
 /**
  * deliver_sm from an SMSC: receipts update their message; MO goes to the keyword handler. Either
  * is answered once what it changed is recorded, and ESME_RX_T_APPN (send it again) when that failed.
@@ -311,23 +313,29 @@ function onInbound(
   metrics: Metrics,
   connector: string,
 ): void {
-  if (pdu.command !== 'deliver_sm') {
-    // data_sm and the rest: not handled yet; a permanent application error tells the SMSC so.
-    session.respond(pdu, {}, CommandStatus.ESME_RX_P_APPN);
-    return;
-  }
-  const deliver: Pdu<'deliver_sm'> = pdu;
-  if ((deliver.esm_class & ESM_CLASS_TYPE_MASK) === EsmClass.DELIVERY_RECEIPT) {
-    // Answer only once the receipt is recorded: if that fails the SMSC sends it again.
-    receipts.handle(deliver).then(
-      () => session.respond(deliver),
+  const isReceipt =
+    (pdu.command === 'deliver_sm' || pdu.command === 'data_sm') &&
+    (pdu.esm_class & ESM_CLASS_TYPE_MASK) === EsmClass.DELIVERY_RECEIPT;
+  if (isReceipt) {
+    // A data_sm receipt (§4.7.1) says in its TLVs what a deliver_sm's says (its text, if any, in
+    // message_payload). Answered only once the receipt is recorded: if that fails the SMSC sends
+    // it again.
+    const receipt = pdu.command === 'deliver_sm' ? pdu : { tlvs: pdu.tlvs, short_message: NO_TEXT };
+    receipts.handle(receipt).then(
+      () => session.respond(pdu),
       (err: unknown) => {
         logger.error({ err, connector }, 'receipt not recorded; asking the SMSC to retry');
-        session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+        session.respond(pdu, {}, CommandStatus.ESME_RX_T_APPN);
       },
     );
     return;
   }
+  if (pdu.command !== 'deliver_sm') {
+    // MO as data_sm and the rest: not handled; a permanent application error tells the SMSC so.
+    session.respond(pdu, {}, CommandStatus.ESME_RX_P_APPN);
+    return;
+  }
+  const deliver: Pdu<'deliver_sm'> = pdu;
   if (inbound === null) {
     // Still starting: the SMSC tries again shortly.
     metrics.inbound.inc({ connector, result: 'retry' });

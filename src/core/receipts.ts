@@ -45,7 +45,10 @@ export interface Receipt {
 }
 
 /** Reads a receipt deliver_sm; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
-export function readReceipt(pdu: Pdu<'deliver_sm'>, at: number): Receipt | null {
+/** What a receipt is read from: a deliver_sm, or a data_sm's TLVs (with no short_message). */
+export type ReceiptPdu = Pick<Pdu<'deliver_sm'>, 'tlvs' | 'short_message'>;
+
+export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
   // An empty receipted_message_id says nothing: the text's id is read instead.
   const tlvId = pdu.tlvs.receipted_message_id || undefined;
   const tlvState = pdu.tlvs.message_state;
@@ -152,7 +155,7 @@ export class ReceiptHandler {
   }
 
   /** Records a receipt deliver_sm. Resolves once it is applied or stashed (then answer the SMSC). */
-  async handle(pdu: Pdu<'deliver_sm'>): Promise<void> {
+  async handle(pdu: ReceiptPdu): Promise<void> {
     const receipt = readReceipt(pdu, this.#o.clock.now());
     if (!receipt) return;
     const { store, connector } = this.#o;

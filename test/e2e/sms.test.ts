@@ -7,6 +7,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
+import { embeddedConfig } from '../../src/config/index.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
@@ -14,6 +15,7 @@ import { CommandStatus } from '../../src/smpp/constants.js';
 import { SmppClient } from '../../src/smpp/index.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/index.js';
 import { encodeRecord } from '../../src/store/redis/record.js';
+import { RawServer } from '../support/raw-peer.js';
 import { countSubmits, type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
@@ -343,6 +345,48 @@ describe('POST /v1/segments with from and to', () => {
       const res = await rig.post('/v1/segments', body);
       expect(res.status, JSON.stringify(body)).toBe(status);
       expect((res.json.errors as Array<{ field: string }>).map((e) => e.field)).toContain(field);
+    }
+  });
+});
+
+describe('a receipt sent as data_sm', () => {
+  it('is applied as a deliver_sm receipt would be, and answered with data_sm_resp', async () => {
+    const raw = new RawServer();
+    const config = embeddedConfig();
+    config.simulator.enabled = false;
+    config.http.port = 0;
+    config.connectors[0]!.port = await raw.listen();
+    config.connectors[0]!.enquireLinkIntervalMs = 0;
+    const gateway = await startGateway(config, { logger: silentLogger });
+    try {
+      const smsc = await raw.accept();
+      const bind = await smsc.expect('bind_transceiver');
+      smsc.sendPdu('bind_transceiver_resp', { system_id: 'raw' }, bind.sequence_number);
+      const res = await fetch(`http://127.0.0.1:${gateway.httpPort}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer dev-key', 'content-type': 'application/json' },
+        body: JSON.stringify({ from: '12345', to: '+447700900123', body: 'Receipt by data_sm' }),
+      });
+      const { id } = (await res.json()) as { id: string };
+      const submit = await smsc.expect('submit_sm');
+      smsc.sendPdu('submit_sm_resp', { message_id: 'DS1' }, submit.sequence_number);
+      const delivered = new Promise<MessageRecord>((resolve) =>
+        gateway.events.on('status', (r) => {
+          if (r.id === id && r.status === 'delivered') resolve(r);
+        }),
+      );
+      smsc.sendPdu(
+        'data_sm',
+        { esm_class: 0x04, tlvs: { receipted_message_id: 'DS1', message_state: 2 } },
+        900,
+      );
+      const resp = await smsc.expect('data_sm_resp');
+      expect([resp.sequence_number, resp.command_status]).toEqual([900, 0]);
+      expect((await delivered).parts[0]).toMatchObject({ smscId: 'DS1', state: 'delivered' });
+    } finally {
+      // The raw SMSC never answers the unbind: drop it first.
+      await raw.close();
+      await gateway.stop('test done');
     }
   });
 });
