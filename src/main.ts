@@ -298,10 +298,8 @@ function readCa(connector: string, path: string): Buffer {
   }
 }
 
-const NO_TEXT = Buffer.alloc(0);
-
 /**
- * deliver_sm from an SMSC: receipts update their message; MO goes to the keyword handler. Either
+ * deliver_sm and data_sm from an SMSC: receipts update their message; MO goes to the keyword handler. Either
  * is answered once what it changed is recorded, and ESME_RX_T_APPN (send it again) when that failed.
  */
 function onInbound(
@@ -320,8 +318,7 @@ function onInbound(
     // A data_sm receipt (§4.7.1) says in its TLVs what a deliver_sm's says (its text, if any, in
     // message_payload). Answered only once the receipt is recorded: if that fails the SMSC sends
     // it again.
-    const receipt = pdu.command === 'deliver_sm' ? pdu : { tlvs: pdu.tlvs, short_message: NO_TEXT };
-    receipts.handle(receipt).then(
+    receipts.handle(pdu).then(
       () => session.respond(pdu),
       (err: unknown) => {
         logger.error({ err, connector }, 'receipt not recorded; asking the SMSC to retry');

@@ -44,10 +44,10 @@ export interface Receipt {
   at: number;
 }
 
-/** Reads a receipt deliver_sm; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
-/** What a receipt is read from: a deliver_sm, or a data_sm's TLVs (with no short_message). */
-export type ReceiptPdu = Pick<Pdu<'deliver_sm'>, 'tlvs' | 'short_message'>;
+/** What a receipt is read from: a deliver_sm, or a data_sm (TLVs only, no short_message). */
+export type ReceiptPdu = Pick<Pdu<'deliver_sm'>, 'tlvs'> & { short_message?: Buffer };
 
+/** Reads a receipt; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
 export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
   // An empty receipted_message_id says nothing: the text's id is read instead.
   const tlvId = pdu.tlvs.receipted_message_id || undefined;
@@ -58,9 +58,8 @@ export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
     return { id: tlvId, outcome: 'delivered', detail: 'DELIVRD', at };
   }
   // The text in short_message, or in message_payload when short_message is empty (§5.2.21).
-  const body =
-    pdu.short_message.length > 0 ? pdu.short_message : (pdu.tlvs.message_payload ?? pdu.short_message);
-  const text = parseReceiptText(body.toString('latin1'));
+  const body = pdu.short_message?.length ? pdu.short_message : pdu.tlvs.message_payload;
+  const text = body ? parseReceiptText(body.toString('latin1')) : null;
   const id = tlvId ?? text?.id;
   if (!id) return null;
   const outcome =
@@ -154,7 +153,7 @@ export class ReceiptHandler {
     recorded.then(forget, forget);
   }
 
-  /** Records a receipt deliver_sm. Resolves once it is applied or stashed (then answer the SMSC). */
+  /** Records a receipt (deliver_sm or data_sm). Resolves once it is applied or stashed (then answer the SMSC). */
   async handle(pdu: ReceiptPdu): Promise<void> {
     const receipt = readReceipt(pdu, this.#o.clock.now());
     if (!receipt) return;
