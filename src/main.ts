@@ -26,7 +26,6 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { TokenLeaser } from './policy/leaser.js';
 import { Simulator } from './sim/index.js';
 import { CommandStatus, ESM_CLASS_TYPE_MASK, EsmClass, SmppClient } from './smpp/index.js';
-import type { Pdu } from './smpp/pdu/types.js';
 import type { AppRequest, Session } from './smpp/session.js';
 import { createStore } from './store/index.js';
 import type { Store } from './store/types.js';
@@ -327,35 +326,35 @@ function onInbound(
     );
     return;
   }
-  if (pdu.command !== 'deliver_sm') {
-    // MO as data_sm and the rest: not handled; a permanent application error tells the SMSC so.
+  if (pdu.command !== 'deliver_sm' && pdu.command !== 'data_sm') {
+    // submit_sm and the rest, from an SMSC: not ours to take; a permanent application error says so.
     session.respond(pdu, {}, CommandStatus.ESME_RX_P_APPN);
     return;
   }
-  const deliver: Pdu<'deliver_sm'> = pdu;
+  // MO, as deliver_sm or as data_sm (some SMSCs send MO that way, §4.7): a STOP either way.
   if (inbound === null) {
     // Still starting: the SMSC tries again shortly.
     metrics.inbound.inc({ connector, result: 'retry' });
-    session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+    session.respond(pdu, {}, CommandStatus.ESME_RX_T_APPN);
     return;
   }
-  inbound.handle(deliver, connector).then(
+  inbound.handle(pdu, connector).then(
     (outcome) => {
       const result = outcome.kind === 'keyword' ? 'keyword' : outcome.why;
       metrics.inbound.inc({ connector, result });
       // A keyword is logged at info by the handler; the rest only here, at debug.
       if (outcome.kind !== 'keyword') {
         logger.debug(
-          { connector, from: maskNumber(deliver.source_addr), to: deliver.destination_addr, result },
+          { connector, from: maskNumber(pdu.source_addr), to: pdu.destination_addr, result },
           'MO not acted on',
         );
       }
-      session.respond(deliver);
+      session.respond(pdu);
     },
     (err: unknown) => {
       metrics.inbound.inc({ connector, result: 'retry' });
       logger.error({ err, connector }, 'MO not handled; asking the SMSC to retry');
-      session.respond(deliver, {}, CommandStatus.ESME_RX_T_APPN);
+      session.respond(pdu, {}, CommandStatus.ESME_RX_T_APPN);
     },
   );
 }

@@ -1,5 +1,5 @@
 /**
- * Inbound SMS (MO, a deliver_sm that is not a receipt): keywords. An opt-out keyword (STOP, …)
+ * Inbound SMS (MO: a deliver_sm or data_sm that is not a receipt): keywords. An opt-out keyword (STOP, …)
  * records the number on the opt-out list in the sender's scope and sends one confirmation; an
  * opt-in keyword (START, …) takes it off and confirms; HELP answers with the help text, also to
  * numbers that never subscribed; a sender's custom keywords answer with their own text.
@@ -31,6 +31,15 @@ export interface InboundOptions {
   metrics: Metrics;
 }
 
+/**
+ * What an MO is read from: a deliver_sm, or a data_sm (SMPP v3.4 §4.7: the same addresses and
+ * data_coding, its text only in message_payload).
+ */
+export type MoPdu = Pick<
+  Pdu<'deliver_sm'>,
+  'source_addr' | 'destination_addr' | 'esm_class' | 'data_coding' | 'tlvs'
+> & { short_message?: Buffer };
+
 /** What became of one MO, for the caller's log and the tests. */
 export type InboundOutcome =
   | { kind: 'keyword'; match: KeywordMatch; reply: MessageRecord | null }
@@ -48,7 +57,7 @@ export class InboundHandler {
   }
 
   /** Acts on one MO; rejects when the store or the reply's enqueue failed (answer RX_T_APPN). */
-  async handle(pdu: Pdu<'deliver_sm'>, connector: string): Promise<InboundOutcome> {
+  async handle(pdu: MoPdu, connector: string): Promise<InboundOutcome> {
     // Sender addresses are configured without '+'; some SMSCs write the MO's destination with it.
     const to = pdu.destination_addr.startsWith('+') ? pdu.destination_addr.slice(1) : pdu.destination_addr;
     const sender = this.#o.senders.get(to);
@@ -143,11 +152,11 @@ export class InboundHandler {
 }
 
 /** The MO's text, or null when it is binary, or a part of a concatenated message (never a keyword). */
-function moText(pdu: Pdu<'deliver_sm'>): string | null {
+function moText(pdu: MoPdu): string | null {
   if ((pdu.tlvs?.sar_total_segments ?? 1) > 1) return null;
   const udhi = (pdu.esm_class & EsmClass.UDHI) !== 0;
   const payload = pdu.tlvs?.message_payload;
-  const bytes = payload && payload.length > 0 ? payload : pdu.short_message;
+  const bytes = payload && payload.length > 0 ? payload : (pdu.short_message ?? NO_TEXT);
   try {
     const decoded = decodeShortMessage(bytes, pdu.data_coding, { udhi });
     if (decoded.udh?.concat) return null;
@@ -156,6 +165,8 @@ function moText(pdu: Pdu<'deliver_sm'>): string | null {
     return null;
   }
 }
+
+const NO_TEXT = Buffer.alloc(0);
 
 /** The MO's originator as E.164 digits, or null when it is not a plausible number. */
 function moNumber(address: string): string | null {

@@ -349,8 +349,11 @@ describe('POST /v1/segments with from and to', () => {
   });
 });
 
-describe('a receipt sent as data_sm', () => {
-  it('is applied as a deliver_sm receipt would be, and answered with data_sm_resp', async () => {
+describe('data_sm from the SMSC', () => {
+  /** A gateway bound to a raw SMSC (the test plays it) through the embedded configuration. */
+  async function withRawSmsc(
+    run: (gateway: GatewayHandle, smsc: Awaited<ReturnType<RawServer['accept']>>) => Promise<void>,
+  ): Promise<void> {
     const raw = new RawServer();
     const config = embeddedConfig();
     config.simulator.enabled = false;
@@ -362,6 +365,16 @@ describe('a receipt sent as data_sm', () => {
       const smsc = await raw.accept();
       const bind = await smsc.expect('bind_transceiver');
       smsc.sendPdu('bind_transceiver_resp', { system_id: 'raw' }, bind.sequence_number);
+      await run(gateway, smsc);
+    } finally {
+      // The raw SMSC never answers the unbind: drop it first.
+      await raw.close();
+      await gateway.stop('test done');
+    }
+  }
+
+  it('as a receipt is applied as a deliver_sm receipt would be, and answered with data_sm_resp', async () => {
+    await withRawSmsc(async (gateway, smsc) => {
       const res = await fetch(`http://127.0.0.1:${gateway.httpPort}/v1/messages`, {
         method: 'POST',
         headers: { authorization: 'Bearer dev-key', 'content-type': 'application/json' },
@@ -383,11 +396,32 @@ describe('a receipt sent as data_sm', () => {
       const resp = await smsc.expect('data_sm_resp');
       expect([resp.sequence_number, resp.command_status]).toEqual([900, 0]);
       expect((await delivered).parts[0]).toMatchObject({ smscId: 'DS1', state: 'delivered' });
-    } finally {
-      // The raw SMSC never answers the unbind: drop it first.
-      await raw.close();
-      await gateway.stop('test done');
-    }
+    });
+  });
+
+  it('as MO is a keyword like a deliver_sm: STOP opts the number out and is confirmed', async () => {
+    await withRawSmsc(async (gateway, smsc) => {
+      // The text of a data_sm is in message_payload (it has no short_message).
+      smsc.sendPdu(
+        'data_sm',
+        {
+          source_addr: '447700900124',
+          destination_addr: '12345',
+          tlvs: { message_payload: Buffer.from('Stop') },
+        },
+        901,
+      );
+      // Answered once the opt-out and the confirmation are stored; the confirmation then goes out.
+      const resp = await smsc.expect('data_sm_resp');
+      expect([resp.sequence_number, resp.command_status]).toEqual([901, 0]);
+      const confirmation = await smsc.expect('submit_sm');
+      expect([confirmation.source_addr, confirmation.destination_addr]).toEqual(['12345', '447700900124']);
+      expect(confirmation.short_message.toString('latin1')).toContain('You are unsubscribed');
+      const entries = await gateway.store.optouts.get('447700900124');
+      expect(entries.map((e) => [e.scope, e.source, e.keyword])).toEqual([
+        [expect.any(String), 'keyword', 'STOP'],
+      ]);
+    });
   });
 });
 
