@@ -58,8 +58,14 @@ export interface SessionOptions {
   inboundWindow?: number;
   /** Largest command_length accepted. Default 72 KiB. */
   maxPduLength?: number;
-  /** Protocol errors tolerated before the session is closed. Default 10. */
+  /**
+   * Protocol errors within protocolErrorWindowMs that close the session. Default 10. A peer that
+   * sends a malformed PDU now and then keeps its bind: a reconnect would cost the submits in
+   * flight (sent again, so duplicates), for nothing a reconnect fixes.
+   */
   maxProtocolErrors?: number;
+  /** The window maxProtocolErrors counts in, in ms; 0 counts over the session's life. Default 60,000. */
+  protocolErrorWindowMs?: number;
   /** SMSC side: ms a connection may stay unbound before it is closed; 0 disables. Default 30,000. */
   bindTimeoutMs?: number;
   /** ms unbind() waits for in-flight requests to drain before unbinding anyway. Default 5,000. */
@@ -164,6 +170,7 @@ export class Session extends EventEmitter<SessionEvents> {
   readonly #enquireLinkIntervalMs: number;
   readonly #inboundWindow: number;
   readonly #maxProtocolErrors: number;
+  readonly #protocolErrorWindowMs: number;
   readonly #drainTimeoutMs: number;
   readonly #writeHighWaterMark: number;
   readonly #framer: PduFramer;
@@ -174,7 +181,8 @@ export class Session extends EventEmitter<SessionEvents> {
   #mode: BindMode | null = null;
   #systemId: string | null = null;
   #seq = 0;
-  #protocolErrors = 0;
+  /** When the protocol errors still inside the window happened, oldest first. */
+  readonly #protocolErrorTimes: number[] = [];
   #inboundPending = 0;
   #readPausedForApp = false;
   #readPausedForWrite = false;
@@ -202,6 +210,12 @@ export class Session extends EventEmitter<SessionEvents> {
     );
     this.#inboundWindow = checkRange('inboundWindow', options.inboundWindow ?? 1000, 1, 1_000_000);
     this.#maxProtocolErrors = checkRange('maxProtocolErrors', options.maxProtocolErrors ?? 10, 1, 1_000_000);
+    this.#protocolErrorWindowMs = checkRange(
+      'protocolErrorWindowMs',
+      options.protocolErrorWindowMs ?? 60_000,
+      0,
+      86_400_000,
+    );
     this.#drainTimeoutMs = checkRange('drainTimeoutMs', options.drainTimeoutMs ?? 5_000, 0, 3_600_000);
     this.#writeHighWaterMark = options.writeHighWaterMark ?? 1024 * 1024;
     this.peer = `${this.#socket.remoteAddress ?? '?'}:${this.#socket.remotePort ?? '?'}`;
@@ -547,11 +561,20 @@ export class Session extends EventEmitter<SessionEvents> {
   }
 
   #protocolError(err: Error): void {
-    this.#protocolErrors++;
-    this.#log.warn({ err: err.message, count: this.#protocolErrors }, 'protocol error');
+    const times = this.#protocolErrorTimes;
+    const now = this.#clock.now();
+    times.push(now);
+    if (this.#protocolErrorWindowMs > 0) {
+      let gone = 0;
+      while (gone < times.length && now - times[gone]! >= this.#protocolErrorWindowMs) gone++;
+      if (gone > 0) times.splice(0, gone);
+    }
+    const count = times.length;
+    this.#log.warn({ err: err.message, count }, 'protocol error');
     this.emit('warning', err);
-    if (this.#protocolErrors >= this.#maxProtocolErrors && this.#state !== 'closed') {
-      this.#teardown({ reason: `${this.#protocolErrors} protocol errors`, error: err }, true);
+    if (count >= this.#maxProtocolErrors && this.#state !== 'closed') {
+      const within = this.#protocolErrorWindowMs > 0 ? ` in ${this.#protocolErrorWindowMs / 1000} s` : '';
+      this.#teardown({ reason: `${count} protocol errors${within}`, error: err }, true);
     }
   }
 

@@ -35,6 +35,19 @@ async function smscWithRawEsme(session: Tunables = {}) {
   return { clock, server, peer, smsc };
 }
 
+/** A submit_sm whose destination_addr has 30 characters (its maximum is 20, §4.4.1): ESME_RINVDSTADR. */
+async function sendBadSubmit(peer: RawPeer, seq: number): Promise<void> {
+  const bad = encodePdu(
+    makePdu('submit_sm', { ...submit, destination_addr: '4'.repeat(20) }, { sequence_number: seq }),
+  );
+  const at = bad.indexOf(Buffer.from('4'.repeat(20)));
+  const longer = Buffer.concat([bad.subarray(0, at), Buffer.from('4'.repeat(30)), bad.subarray(at + 20)]);
+  longer.writeUInt32BE(longer.length, 0);
+  peer.send(longer);
+  const resp = await peer.expect('submit_sm_resp');
+  expect([resp.command_status, resp.sequence_number]).toEqual([CommandStatus.ESME_RINVDSTADR, seq]);
+}
+
 /** Our ESME session on a connection to a raw SMSC, bound as transceiver. */
 async function esmeWithRawSmsc(options: Tunables = {}, mode: BindMode = 'transceiver') {
   const clock = new ManualClock();
@@ -128,22 +141,32 @@ describe('SMSC side: what an ESME may do when', () => {
     const { peer, smsc } = await smscWithRawEsme({ maxProtocolErrors: 3 });
     await peer.bind();
     const closed = once(smsc, 'close') as Promise<[CloseInfo]>;
-    // destination_addr of 30 characters: its maximum is 20 (§4.4.1).
-    const bad = encodePdu(
-      makePdu('submit_sm', { ...submit, destination_addr: '4'.repeat(20) }, { sequence_number: 1 }),
-    );
-    const at = bad.indexOf(Buffer.from('4'.repeat(20)));
-    const longer = Buffer.concat([bad.subarray(0, at), Buffer.from('4'.repeat(30)), bad.subarray(at + 20)]);
-    longer.writeUInt32BE(longer.length, 0);
-    for (let seq = 10; seq < 13; seq++) {
-      longer.writeUInt32BE(seq, 12);
-      peer.send(Buffer.from(longer));
-      const resp = await peer.expect('submit_sm_resp');
-      expect(resp.command_status).toBe(CommandStatus.ESME_RINVDSTADR);
-      expect(resp.sequence_number).toBe(seq);
-    }
+    for (let seq = 10; seq < 13; seq++) await sendBadSubmit(peer, seq);
     const [info] = await closed;
-    expect(info.reason).toBe('3 protocol errors');
+    expect(info.reason).toBe('3 protocol errors in 60 s');
+  });
+
+  it('forgets protocol errors older than the window: an occasional bad PDU never closes the bind', async () => {
+    const { peer, smsc, clock } = await smscWithRawEsme({
+      maxProtocolErrors: 3,
+      protocolErrorWindowMs: 1000,
+    });
+    await peer.bind();
+    let closed = false;
+    smsc.on('close', () => (closed = true));
+    // Two errors a window, for three windows: six in all, never three within one.
+    for (let seq = 10; seq < 16; seq++) {
+      await sendBadSubmit(peer, seq);
+      if (seq % 2 === 1) clock.advance(1000);
+    }
+    peer.send(encodePdu(makePdu('enquire_link', {}, { sequence_number: 99 })));
+    expect((await peer.expect('enquire_link_resp')).sequence_number).toBe(99);
+    expect(closed).toBe(false);
+    // Three within one window close it.
+    const closing = once(smsc, 'close') as Promise<[CloseInfo]>;
+    for (let seq = 16; seq < 19; seq++) await sendBadSubmit(peer, seq);
+    const [info] = await closing;
+    expect(info.reason).toBe('3 protocol errors in 1 s');
   });
 
   it('still sends the generic_nack when a framing error is also the last protocol error tolerated', async () => {
