@@ -19,7 +19,7 @@ import { FlowPolicy, SenderPolicy } from './core/policy.js';
 import { ReceiptHandler } from './core/receipts.js';
 import { Router } from './core/router.js';
 import type { MessageRecord } from './core/types.js';
-import { ConfigError } from './errors.js';
+import { ConfigError, SmppStatusError } from './errors.js';
 import { createHttpServer } from './http/server.js';
 import { type Logger, maskNumber } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -155,7 +155,21 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       clock,
       logger: logger.child({ connector: c.name }),
     });
-    client.on('bound', ({ mode }) => metrics.bindsUp.inc({ connector: c.name, mode }));
+    // Every mode's series from the start: a connector that never binds shows 0, and alerts fire.
+    for (const [mode, n] of client.configuredBinds) {
+      metrics.bindsConfigured.set({ connector: c.name, mode }, n);
+      metrics.bindsUp.set({ connector: c.name, mode }, 0);
+    }
+    client.on('bound', ({ mode }) => {
+      metrics.bindsUp.inc({ connector: c.name, mode });
+      metrics.bindAttempts.inc({ connector: c.name, result: 'bound' });
+    });
+    client.on('connect_failed', ({ error }) =>
+      metrics.bindAttempts.inc({
+        connector: c.name,
+        result: error instanceof SmppStatusError ? 'refused' : 'failed',
+      }),
+    );
     client.on('disconnected', ({ mode, reason, retryInMs }) => {
       metrics.bindsUp.dec({ connector: c.name, mode });
       // While stopping, the binds close because sluice unbinds them: no warning, no reconnect.

@@ -78,6 +78,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['connector', 'mode'] as const,
       registers: [registry],
     }),
+    bindsConfigured: new Gauge({
+      name: 'sluice_binds_configured',
+      help: 'SMPP binds the connector keeps, by mode: alert when sluice_binds_up is below it.',
+      labelNames: ['connector', 'mode'] as const,
+      registers: [registry],
+    }),
+    bindAttempts: new Counter({
+      name: 'sluice_bind_attempts_total',
+      help: 'SMPP bind attempts by connector and result: bound, refused (the SMSC answered the bind with an error status), failed (no connection, TLS, timeout).',
+      labelNames: ['connector', 'result'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'sluice_queue_depth',
       help: 'Messages waiting in the connector queue (queued, deferred, or in flight unacknowledged).',

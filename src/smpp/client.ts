@@ -191,6 +191,13 @@ export class SmppClient extends EventEmitter<ClientEvents> {
     return this.#slots.flatMap((s) => (s.session?.bound ? [s.session] : []));
   }
 
+  /** The binds this client keeps, by mode (`binds` of each mode of its plan). */
+  get configuredBinds(): ReadonlyMap<BindMode, number> {
+    const by = new Map<BindMode, number>();
+    for (const s of this.#slots) by.set(s.mode, (by.get(s.mode) ?? 0) + 1);
+    return by;
+  }
+
   /** Requests that can be sent right now on transmitting binds. */
   get capacity(): number {
     let free = 0;

@@ -5,7 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { embeddedConfig } from '../../src/config/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { startGateway } from '../../src/main.js';
 import { CommandStatus } from '../../src/smpp/constants.js';
+import { RawServer } from '../support/raw-peer.js';
 import { type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
@@ -83,11 +87,55 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
       'sluice_receipts_total',
       'sluice_window_in_flight',
       'sluice_binds_up',
+      'sluice_binds_configured',
+      'sluice_bind_attempts_total',
       'sluice_queue_depth',
       'sluice_http_requests_total',
       'sluice_http_request_seconds',
     ]) {
       expect(sampled, family).toContain(family);
+    }
+  });
+});
+
+describe('bind metrics', () => {
+  it('show a connector that has never bound as 0 of 1, and count refused and successful binds', async () => {
+    const raw = new RawServer();
+    const config = embeddedConfig();
+    config.simulator.enabled = false;
+    config.http.port = 0;
+    config.connectors[0]!.port = await raw.listen();
+    config.connectors[0]!.enquireLinkIntervalMs = 0;
+    const gateway = await startGateway(config, { logger: silentLogger });
+    const scrape = async () => (await fetch(`http://127.0.0.1:${gateway.httpPort}/metrics`)).text();
+    const sample = (text: string, series: string) =>
+      new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1];
+    const name = config.connectors[0]!.name;
+    try {
+      // Before any bind: the alert `sluice_binds_up < sluice_binds_configured` can fire.
+      const before = await scrape();
+      expect(sample(before, `sluice_binds_up{connector="${name}",mode="transceiver"}`)).toBe('0');
+      expect(sample(before, `sluice_binds_configured{connector="${name}",mode="transceiver"}`)).toBe('1');
+
+      const first = await raw.accept();
+      const refused = await first.expect('bind_transceiver');
+      first.sendPdu('bind_transceiver_resp', {}, refused.sequence_number, CommandStatus.ESME_RINVPASWD);
+      // The client dials again only after it has counted the refusal.
+      const second = await raw.accept();
+      const bind = await second.expect('bind_transceiver');
+      second.sendPdu('bind_transceiver_resp', { system_id: 'raw' }, bind.sequence_number);
+      // An enquire_link answered on the new bind: the client has taken the bind by then.
+      second.sendPdu('enquire_link', {}, 77);
+      expect((await second.expect('enquire_link_resp')).sequence_number).toBe(77);
+
+      const after = await scrape();
+      expect(sample(after, `sluice_bind_attempts_total{connector="${name}",result="refused"}`)).toBe('1');
+      expect(sample(after, `sluice_bind_attempts_total{connector="${name}",result="bound"}`)).toBe('1');
+      expect(sample(after, `sluice_binds_up{connector="${name}",mode="transceiver"}`)).toBe('1');
+      expect(await promtoolCheck(after)).toEqual({ code: 0, output: '' });
+    } finally {
+      await raw.close();
+      await gateway.stop('test done');
     }
   });
 });
