@@ -5,6 +5,7 @@ import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
 import { createStore, RedisStore, type RedisStoreOptions } from '../../src/store/index.js';
 import { GROUP } from '../../src/store/redis/index.js';
 import { decodeRecord, encodeRecord } from '../../src/store/redis/record.js';
+import { evictionProblem, readDurability, StoreUnsafeError } from '../../src/store/redis/safety.js';
 import { redisForFile } from '../support/redis-server.js';
 import { describeStoreContract, makeRecord } from './contract.js';
 
@@ -438,6 +439,44 @@ describe('RedisStore', () => {
     }
   });
 
+  it('takes no message while Redis may evict keys, and takes them again once it may not', async () => {
+    const store = newStore(new ManualClock(), 'evict');
+    const admin = redisServer.admin;
+    try {
+      await admin.config('SET', 'maxmemory', '1gb');
+      await admin.config('SET', 'maxmemory-policy', 'volatile-lru');
+      await store.durabilityCheck();
+      const a = makeRecord();
+      await expect(store.messages.enqueue([a])).rejects.toThrow(StoreUnsafeError);
+      await expect(store.ping()).rejects.toThrow(/maxmemory-policy is volatile-lru .*set it to noeviction/);
+      expect(await admin.exists(`evict:m:{${a.id}}`)).toBe(0);
+      // Fixed on the server: the next readiness check sees it at once.
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await store.ping();
+      await store.messages.enqueue([a]);
+      expect(await admin.exists(`evict:m:{${a.id}}`)).toBe(1);
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '0');
+      await store.close();
+    }
+  });
+
+  it('waits for the first durability check before its first enqueue', async () => {
+    const admin = redisServer.admin;
+    await admin.config('SET', 'maxmemory', '1gb');
+    await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    // Enqueued at once, before the connection's check has answered.
+    const store = newStore(new ManualClock(), 'evict-first');
+    try {
+      await expect(store.messages.enqueue([makeRecord()])).rejects.toThrow(StoreUnsafeError);
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '0');
+      await store.close();
+    }
+  });
+
   it('createStore builds it for { kind: redis } with the configured prefix', async () => {
     const store = createStore(
       { kind: 'redis', url: redisServer.url, keyPrefix: 'configured', commandTimeoutMs: 5_000 },
@@ -563,5 +602,38 @@ describe('the Redis record layout', () => {
 
   it('refuses a layout it does not know, rather than misreading it', () => {
     expect(() => decodeRecord('[2,1,"x"]')).toThrow(/unknown layout/);
+  });
+});
+
+describe('what INFO says of durability', () => {
+  const info = (fields: Record<string, string>) =>
+    `# Memory\r\n${Object.entries(fields)
+      .map(([k, v]) => `${k}:${v}\r\n`)
+      .join('')}# Persistence\r\nloading:0\r\n`;
+
+  it('reads maxmemory, its policy and aof_enabled', () => {
+    expect(
+      readDurability(info({ maxmemory: '104857600', maxmemory_policy: 'volatile-lru', aof_enabled: '1' })),
+    ).toEqual({
+      evictionPolicy: 'volatile-lru',
+      maxMemory: 104857600,
+      appendOnly: true,
+    });
+    expect(readDurability('# Server\r\nredis_version:7.0.15\r\n')).toEqual({
+      evictionPolicy: null,
+      maxMemory: null,
+      appendOnly: null,
+    });
+  });
+
+  it('finds a problem only in a memory limit with a policy that evicts', () => {
+    const verdict = (maxMemory: number | null, evictionPolicy: string | null) =>
+      evictionProblem({ evictionPolicy, maxMemory, appendOnly: true }) !== null;
+    expect(verdict(1 << 30, 'volatile-lru')).toBe(true);
+    expect(verdict(1 << 30, 'allkeys-lfu')).toBe(true);
+    expect(verdict(null, 'volatile-ttl')).toBe(true);
+    expect(verdict(1 << 30, 'noeviction')).toBe(false);
+    expect(verdict(0, 'allkeys-lru')).toBe(false);
+    expect(verdict(1 << 30, null)).toBe(false);
   });
 });

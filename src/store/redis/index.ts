@@ -48,6 +48,7 @@ import {
 import { RedisOptOutStore } from './optouts.js';
 import { RedisRateLimitStore } from './ratelimit.js';
 import { decodeRecord, encodeRecord } from './record.js';
+import { DurabilityCheck } from './safety.js';
 
 export { GROUP, RedisKeys } from './keys.js';
 
@@ -157,6 +158,8 @@ interface Context {
   readonly logger: Logger;
   readonly recent: RecentEnqueues;
   readonly pruneConsumersIdleMs: number;
+  /** Whether Redis keeps what it is given (eviction off): enqueue refuses while it does not. */
+  readonly durability: DurabilityCheck;
 }
 
 export class RedisStore implements Store {
@@ -168,6 +171,7 @@ export class RedisStore implements Store {
   readonly optouts: RedisOptOutStore;
   readonly limits: RedisRateLimitStore;
   readonly #redis: Redis;
+  readonly #durability: DurabilityCheck;
   #closing: Promise<void> | null = null;
 
   constructor(options: RedisStoreOptions) {
@@ -187,6 +191,7 @@ export class RedisStore implements Store {
     });
     // Without a listener ioredis prints connection errors itself; they belong in the log.
     this.#redis.on('error', (err: unknown) => logger.warn({ err }, 'redis store: connection error'));
+    this.#durability = new DurabilityCheck(this.#redis, logger);
     const ctx: Context = {
       redis: this.#redis,
       keys: this.keys,
@@ -194,6 +199,7 @@ export class RedisStore implements Store {
       logger,
       recent: new RecentEnqueues(options.claims === false ? 0 : RECENT_ENQUEUES),
       pruneConsumersIdleMs: options.pruneConsumersIdleMs ?? 600_000,
+      durability: this.#durability,
     };
     this.messages = new RedisMessageStore(ctx, ttlSeconds('messageTtlSeconds', options.messageTtlSeconds));
     this.queue = new RedisQueueStore(ctx);
@@ -202,13 +208,22 @@ export class RedisStore implements Store {
     this.limits = new RedisRateLimitStore(this.#redis, this.keys.prefix);
   }
 
+  /** Runs the eviction check now (it runs by itself on connect and every minute). */
+  durabilityCheck(): Promise<void> {
+    return this.#durability.check();
+  }
+
+  /** Reachable, and keeping what it is given: a Redis found evicting is checked again at once. */
   async ping(): Promise<void> {
     await this.#redis.ping();
+    if (this.#durability.problem !== null) await this.#durability.check();
+    await this.#durability.whenSafe();
   }
 
   /** Ends waiting claims (they resolve with no entries), then quits after pending replies. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#durability.close();
       this.queue.close();
       await this.#redis.quit().catch(() => this.#redis.disconnect());
     })();
@@ -253,6 +268,8 @@ export class RedisMessageStore implements MessageStore {
 
   async enqueue(records: readonly MessageRecord[]): Promise<void> {
     if (records.length === 0) return;
+    const unchecked = this.#ctx.durability.whenSafe();
+    if (unchecked) await unchecked;
     const { keys } = this.#ctx;
     const seen = new Set<string>();
     const group: EnqueueGroup = { keys: [], args: [] };
