@@ -105,6 +105,14 @@ export class Dispatcher {
   #keepEnded = false;
   /** Parts waiting in this process for each sender's tokens: how long a newcomer would wait. */
   readonly #waitingParts = new Map<string, number>();
+  /**
+   * Per sender, when the last message sent back to the queue for its rate limit is due to go:
+   * the next one held is due after it, by its own parts at the sender's rate. So a backlog of N
+   * parts comes back spread over N / rate seconds, each message about once, instead of all of it
+   * every few seconds (a 100,000-message campaign on a 2/s long code would otherwise cost cores
+   * of requeues to send two a second).
+   */
+  readonly #heldUntil = new Map<string, number>();
   /** Resolves the claim loop's wait for room when a message in hand is done. */
   #roomFreed: (() => void) | null = null;
   /** The rate-limit waits under way, cut short by stop(). */
@@ -406,17 +414,23 @@ export class Dispatcher {
     if (now >= deadline) return this.#admitExpired(sender);
     const localWaitMs = this.#o.localWaitMs ?? 5_000;
     const waiting = this.#waitingParts.get(sender.address) ?? 0;
-    if (senderLimit) {
+    // A message back from such a hold at its time waits here for its turn: sent back again, it
+    // would go behind everything held since.
+    const returning = record.reason === 'rate_limit' && (record.heldUntil ?? Infinity) <= now;
+    if (senderLimit && !returning) {
       // The parts already waiting here go first: when they alone outlast the local wait, this one
-      // goes back to the queue at once, to come back about when its turn is near.
+      // goes back to the queue at once, to come back about when its turn is near: behind the
+      // parts waiting here and behind the messages held before it.
       const aheadMs = ((waiting + parts) / senderLimit.perSecond) * 1000;
       if (aheadMs > localWaitMs) {
         metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });
-        return {
-          go: false,
-          holdUntil: Math.min(deadline, now + jitter(aheadMs - localWaitMs / 2)),
-          reason: 'rate_limit',
-        };
+        const last = this.#heldUntil.get(sender.address) ?? 0;
+        const due = Math.round(
+          Math.max(now + aheadMs - localWaitMs / 2, last + (parts / senderLimit.perSecond) * 1000),
+        );
+        // One due after its deadline comes back then (to go, or expire): it takes no turn.
+        if (due <= deadline) this.#heldUntil.set(sender.address, due);
+        return { go: false, holdUntil: Math.min(deadline, due), reason: 'rate_limit' };
       }
     }
     this.#waitingParts.set(sender.address, waiting + parts);

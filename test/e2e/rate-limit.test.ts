@@ -166,6 +166,46 @@ describe.each([
     expect(expired.length).toBe(10 - delivered.length);
     for (const m of expired) expect(m.error?.code).toBe('SLUICE_ERR_QUEUE_AGE');
   });
+
+  it('sends a backlog back to the queue spread over the time it takes to go, each message once', async () => {
+    rig = await startRig({
+      store: store(),
+      edit: (c) => {
+        c.senders[0]!.rateLimit = 2;
+        c.senders[0]!.rateBurst = 1;
+      },
+    });
+    const r = rig;
+    // 200 one-part messages at 2/s: 100 s of backlog. A few wait for tokens in the process (5 s
+    // of them); the rest go back to the queue, each due about when its turn comes.
+    const dues = new Map<string, number[]>();
+    const mostHeld = new Promise<void>((resolve) => {
+      r.gateway.events.on('status', (m) => {
+        if (m.reason !== 'rate_limit' || !m.heldUntil) return;
+        dues.set(m.id, [...(dues.get(m.id) ?? []), m.heldUntil]);
+        if (dues.size === 180) resolve();
+      });
+    });
+    for (let batch = 0; batch < 2; batch++) {
+      const res = await r.post('/v1/messages/batch', {
+        messages: Array.from({ length: 100 }, (_, i) => ({
+          from: '12345',
+          to: '+447700900123',
+          body: `m${batch}-${i}`,
+        })),
+      });
+      expect(res.json.accepted).toBe(100);
+    }
+    await mostHeld;
+    const firsts = [...dues.values()].map((d) => d[0]!).sort((a, b) => a - b);
+    // Spread over the backlog's 90-odd seconds, half a second apart (the rate), not all due
+    // within the next few seconds to be claimed and sent back again and again.
+    expect(firsts.at(-1)! - firsts[0]!).toBeGreaterThan(80_000);
+    const gaps = firsts.slice(1).map((t, i) => t - firsts[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(499);
+    // And none came back yet to be held again.
+    expect([...dues.values()].filter((d) => d.length > 1)).toEqual([]);
+  });
 });
 
 /** A rig whose API key takes `perSecond` messages/s with a burst of `burst`. */
