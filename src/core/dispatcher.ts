@@ -32,6 +32,7 @@ import type { Metrics } from '../metrics.js';
 import type { SmppClient } from '../smpp/client.js';
 import { CommandStatus, statusName } from '../smpp/constants.js';
 import type { PduInput, Tlvs } from '../smpp/pdu/types.js';
+import { retentionSeconds } from '../store/retention.js';
 import type { QueueEntry, Store } from '../store/types.js';
 import { TickBatcher } from '../util/batcher.js';
 import { planOptionsFor } from './intake.js';
@@ -130,7 +131,7 @@ export class Dispatcher {
   /** Acknowledgements of one turn go out as one command. */
   readonly #acks: TickBatcher<string, undefined>;
   /** SMSC ids recorded in one turn: one write of the correlations, one take of early receipts. */
-  readonly #correlations: TickBatcher<{ ref: PartRef; smscId: string }, undefined>;
+  readonly #correlations: TickBatcher<Correlation, undefined>;
   #onStop!: () => void;
   /** Resolves when stop() is called: races every wait of the loop. */
   readonly #stopping = new Promise<void>((resolve) => {
@@ -341,8 +342,7 @@ export class Dispatcher {
           correlate.push([p.index, { smscId: p.smscId }]);
       }
     }
-    if (correlate.length > 0)
-      await this.#persist('correlations', () => this.#correlate(record.id, correlate));
+    if (correlate.length > 0) await this.#persist('correlations', () => this.#correlate(record, correlate));
     recorded.resolve(written);
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });
@@ -657,28 +657,50 @@ export class Dispatcher {
     pause?.end();
   }
 
-  /** Records SMSC id → part, then applies any receipt that arrived before we knew the id. */
-  async #correlate(messageId: string, submitted: ReadonlyArray<[number, { smscId: string }]>): Promise<void> {
+  /**
+   * Records SMSC id → part, then applies any receipt that arrived before we knew the id. Kept
+   * ttl.correlationSeconds, or until a day after the message's validity ends if that is later:
+   * the SMSC may send a receipt until then.
+   */
+  async #correlate(
+    record: MessageRecord,
+    submitted: ReadonlyArray<[number, { smscId: string }]>,
+  ): Promise<void> {
+    const ttl = retentionSeconds(this.#o.correlationTtlSeconds, record.validUntil, this.#o.clock.now());
     await Promise.all(
-      submitted.map(([part, o]) => this.#correlations.add({ ref: { messageId, part }, smscId: o.smscId })),
+      submitted.map(([part, o]) =>
+        this.#correlations.add({ ref: { messageId: record.id, part }, smscId: o.smscId, ttl }),
+      ),
     );
   }
 
-  async #correlateBatch(items: ReadonlyArray<{ ref: PartRef; smscId: string }>): Promise<undefined[]> {
-    const { store, receipts, correlationTtlSeconds } = this.#o;
+  async #correlateBatch(items: readonly Correlation[]): Promise<undefined[]> {
+    // One store call per TTL: with the usual validities (under ttl.correlationSeconds less a
+    // day) that is one call for the whole turn.
+    const byTtl = new Map<number, Correlation[]>();
+    for (const item of items) {
+      const same = byTtl.get(item.ttl);
+      if (same) same.push(item);
+      else byTtl.set(item.ttl, [item]);
+    }
+    await Promise.all([...byTtl].map(([ttl, group]) => this.#correlateGroup(group, ttl)));
+    return items.map(() => undefined);
+  }
+
+  async #correlateGroup(items: readonly Correlation[], ttl: number): Promise<void> {
+    const { store, receipts } = this.#o;
     const ids = items.map((i) => normalizeSmscId(i.smscId));
     // Written, and the receipts stashed under the ids before this taken, in one step.
     const taken = await store.correlation.correlate(
       this.#name,
       items.map((i, n) => ({ smscIds: [ids[n]!], ref: i.ref })),
-      correlationTtlSeconds,
+      ttl,
     );
     await Promise.all(
       taken.map((serialized, n) =>
         serialized === null ? undefined : receipts.applyStashed(items[n]!.ref, serialized, ids[n]!),
       ),
     );
-    return items.map(() => undefined);
   }
 
   async #expire(
@@ -767,6 +789,13 @@ function queuedSince(record: MessageRecord): number {
 }
 
 /** ms spread over ±25%, so messages held together do not all come back in the same instant. */
+/** An SMSC id to record for a part, kept `ttl` seconds. */
+interface Correlation {
+  ref: PartRef;
+  smscId: string;
+  ttl: number;
+}
+
 function jitter(ms: number): number {
   return Math.max(1, Math.round(ms * (0.75 + Math.random() / 2)));
 }

@@ -500,6 +500,34 @@ describe('two processes on one Redis', () => {
     }
   });
 
+  it('keeps the record and the correlation of a message valid past their TTLs until a day after its validity', async () => {
+    const storeConfig = redisStore();
+    if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');
+    rig = await startRig({ store: storeConfig, sim: { holdReceipts: true } });
+    // Ten days of validity, past both default TTLs (7 days for records, 3 for correlations).
+    const res = await rig.post('/v1/messages', {
+      from: '12345',
+      to: '+447700900123',
+      body: 'Valid for ten days',
+      validitySeconds: 10 * 86_400,
+    });
+    expect(res.status).toBe(202);
+    const sent = await rig.statusReached(res.json.id as string, 'sent');
+    const keys = new RedisKeys(storeConfig.keyPrefix);
+    const admin = new Redis(storeConfig.url);
+    try {
+      const day = 86_400_000;
+      const record = await admin.pttl(keys.message(sent.id));
+      const correlation = await admin.pttl(keys.correlation(sent.connector, sent.parts[0]!.smscId!));
+      for (const ttl of [record, correlation]) {
+        expect(ttl).toBeGreaterThan(11 * day - 60_000);
+        expect(ttl).toBeLessThanOrEqual(11 * day);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   it('takes over a message whose holder died after recording its SMSC id and before its correlation: the receipt still matches', async () => {
     const storeConfig = redisStore();
     if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');

@@ -676,7 +676,8 @@ export function describeStoreContract(
       describe('expiry by the clock', () => {
         it('a record expires messageTtlSeconds after it was written; compareAndSet keeps the TTL', async () => {
           const ttlMs = h.messageTtlSeconds * 1000;
-          const a = makeRecord();
+          // Valid until a day before now: the TTL is what keeps it.
+          const a = makeRecord({ validUntil: h.clock.now() - 86_400_000 });
           const f = makeRecord({ status: 'rejected' });
           await store.messages.enqueue([a]);
           await store.messages.putFinal([f]);
@@ -687,6 +688,16 @@ export function describeStoreContract(
           await h.advance(1);
           expect(await store.messages.getMany([a.id, f.id])).toEqual([null, null]);
           expect(await store.messages.compareAndSet({ ...a, version: 3 }, 2)).toBe(false);
+        });
+
+        it('a record valid past its TTL is kept until a day after its validity ends', async () => {
+          const validMs = h.messageTtlSeconds * 1000 * 3;
+          const a = makeRecord({ validUntil: h.clock.now() + validMs });
+          await store.messages.enqueue([a]);
+          await h.advance(validMs + 86_400_000 - 1);
+          expect(await store.messages.getMany([a.id])).toEqual([a]);
+          await h.advance(1);
+          expect(await store.messages.getMany([a.id])).toEqual([null]);
         });
 
         it('an idempotency key expires after its TTL: pending, then confirmed', async () => {

@@ -106,8 +106,9 @@ describe('RedisStore', () => {
     const clock = new ManualClock();
     const store = newStore(clock, 'layout');
     try {
-      const a = makeRecord({ connector: 'smsc-a' });
-      const b = makeRecord({ connector: 'smsc-a' });
+      // a: valid until a day ago, kept for the TTL; b: valid for ten days more, kept until a day after.
+      const a = makeRecord({ connector: 'smsc-a', validUntil: clock.now() - 86_400_000 });
+      const b = makeRecord({ connector: 'smsc-a', validUntil: clock.now() + 10 * 86_400_000 });
       await store.messages.enqueue([a, b]);
       const [, eb] = await store.queue.claim('smsc-a', 'w1', 2, 0, 60_000);
       await store.queue.defer('smsc-a', [eb!], clock.now() + 5_000);
@@ -144,6 +145,8 @@ describe('RedisStore', () => {
       const ttl = async (k: string): Promise<number> => redisServer.admin.pttl(k);
       expect(await ttl(keys.recordA)).toBeGreaterThan((TTL_SECONDS - 5) * 1000);
       expect(await ttl(keys.recordA)).toBeLessThanOrEqual(TTL_SECONDS * 1000);
+      expect(await ttl(keys.recordB)).toBeGreaterThan((11 * 86_400 - 5) * 1000);
+      expect(await ttl(keys.recordB)).toBeLessThanOrEqual(11 * 86_400 * 1000);
       expect(await ttl(keys.idempotency)).toBeGreaterThan(595_000);
       expect(await ttl(keys.idempotency)).toBeLessThanOrEqual(600_000);
       expect(await ttl(keys.correlation)).toBeGreaterThan(295_000);

@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { Fifo } from '../../util/fifo.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import { encodeBinding, parseBinding } from '../idempotency.js';
+import { retentionSeconds } from '../retention.js';
 import type {
   CorrelationStore,
   IdempotencyBinding,
@@ -97,9 +98,9 @@ export class MemoryMessageStore implements MessageStore {
       seen.add(r.id);
       stored.push({ json: JSON.stringify(r), version: r.version });
     }
-    const expiresAt = now + this.#ttlMs;
     for (let i = 0; i < records.length; i++) {
       const r = records[i]!;
+      const expiresAt = now + retentionSeconds(this.#ttlMs / 1000, r.validUntil, now) * 1000;
       this.#records.set(r.id, stored[i]!, expiresAt, now);
       this.#queue.append(r.connector, r.id);
     }

@@ -18,6 +18,7 @@ import { type Logger, silentLogger } from '../../logger.js';
 import { TickBatcher } from '../../util/batcher.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import { encodeBinding, parseBinding } from '../idempotency.js';
+import { retentionSeconds } from '../retention.js';
 import type {
   CorrelationStore,
   IdempotencyBinding,
@@ -234,8 +235,8 @@ export class RedisStore implements Store {
 /** One caller's enqueue, encoded, waiting for the turn's script. */
 interface EnqueueGroup {
   keys: string[];
-  /** Message id and JSON of each record, in pairs. */
-  args: string[];
+  /** Message id, TTL in seconds and JSON of each record, in triples. */
+  args: Array<string | number>;
 }
 
 /** A group's answer: the stream entry id of each record, or the id of a record that exists. */
@@ -271,6 +272,7 @@ export class RedisMessageStore implements MessageStore {
     const unchecked = this.#ctx.durability.whenSafe();
     if (unchecked) await unchecked;
     const { keys } = this.#ctx;
+    const now = this.#ctx.clock.now();
     const seen = new Set<string>();
     const group: EnqueueGroup = { keys: [], args: [] };
     // Taken with the encoding, so each copy is what was written; none in a process that claims
@@ -281,7 +283,7 @@ export class RedisMessageStore implements MessageStore {
       if (seen.has(r.id)) throw new DuplicateMessageError(r.id);
       seen.add(r.id);
       group.keys.push(keys.message(r.id), keys.stream(r.connector));
-      group.args.push(r.id, encodeRecord(r));
+      group.args.push(r.id, retentionSeconds(this.#ttl, r.validUntil, now), encodeRecord(r));
       copies?.push(copyRecord(r));
     }
     const answer = await this.#enqueues.add(group);
@@ -293,8 +295,8 @@ export class RedisMessageStore implements MessageStore {
   /** One script for the turn's enqueues: atomic on one primary (see the note at the top of the file). */
   async #enqueueGroups(groups: readonly EnqueueGroup[]): Promise<EnqueueAnswer[]> {
     const scriptKeys: string[] = [];
-    const args: Array<string | number> = [this.#ttl, groups.length];
-    for (const g of groups) args.push(g.args.length / 2);
+    const args: Array<string | number> = [groups.length];
+    for (const g of groups) args.push(g.args.length / 3);
     for (const g of groups) {
       for (const k of g.keys) scriptKeys.push(k);
       for (const a of g.args) args.push(a);
@@ -302,7 +304,7 @@ export class RedisMessageStore implements MessageStore {
     const reply = await runScript(this.#ctx.redis, ENQUEUE, scriptKeys, args);
     return replyPerItem(reply, groups.length, 'enqueue').map((answer, i) => {
       if (typeof answer === 'string') return { duplicate: answer };
-      if (Array.isArray(answer) && answer.length === groups[i]!.args.length / 2)
+      if (Array.isArray(answer) && answer.length === groups[i]!.args.length / 3)
         return { entryIds: answer.map(String) };
       throw new Error(`redis store: unexpected enqueue script answer ${JSON.stringify(answer)}`);
     });

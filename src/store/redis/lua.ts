@@ -19,30 +19,30 @@ export function script(name: string, source: string): LuaScript {
 
 /**
  * Enqueues the records of several callers at once, each caller's group all or nothing.
- * KEYS: record key and stream key of each record, in pairs, group after group. ARGV[1]: TTL in
- * seconds; ARGV[2]: number of groups G; ARGV[3..2+G]: records in each group; then message id and
- * JSON of each record, in pairs. A group with a record that already exists (or that an earlier
+ * KEYS: record key and stream key of each record, in pairs, group after group. ARGV[1]: number
+ * of groups G; ARGV[2..1+G]: records in each group; then message id, TTL in seconds and JSON of
+ * each record, in triples. A group with a record that already exists (or that an earlier
  * group of this call wrote) writes nothing and answers that record's id (a string); the others
  * are written and answer the stream entry id of each record (a list). One answer per group.
  */
 export const ENQUEUE = script(
   'enqueue',
   `
-local ttl = ARGV[1]
-local groups = tonumber(ARGV[2])
-local base = 2 + groups
+local groups = tonumber(ARGV[1])
+local base = 1 + groups
 local out = {}
 local k = 0
 for g = 1, groups do
-  local n = tonumber(ARGV[2 + g])
+  local n = tonumber(ARGV[1 + g])
   local ids = {}
   local dup = false
   for i = k + 1, k + n do
+    local at = base + 3 * (i - 1)
     -- SET NX: the existence check and the write in one command.
-    if redis.call('SET', KEYS[2 * i - 1], ARGV[base + 2 * i], 'NX', 'EX', ttl) then
-      ids[i - k] = redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[base + 2 * i - 1])
+    if redis.call('SET', KEYS[2 * i - 1], ARGV[at + 3], 'NX', 'EX', ARGV[at + 2]) then
+      ids[i - k] = redis.call('XADD', KEYS[2 * i], '*', 'm', ARGV[at + 1])
     else
-      dup = ARGV[base + 2 * i - 1]
+      dup = ARGV[at + 1]
       -- All or nothing: what the group wrote before it is taken back (the script is atomic, so
       -- nobody saw it).
       for j = k + 1, i - 1 do
