@@ -9,11 +9,16 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 const RESPONSE_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
-/** Seconds: receipts take from a second to days. */
-const RECEIPT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400];
+/** Seconds: receipts take from a second to days (up to the 48 h default validity, and past it). */
+const RECEIPT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 172800, 259200];
 
-/** Seconds: from a loopback pass through the queue (ms) to an hour of rate-limited waiting. */
-const QUEUE_AGE_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
+/**
+ * Seconds: from a loopback pass through the queue (ms) to an hour of rate-limited waiting, and
+ * the days a message may wait for quiet hours or an SMSC that is down, up to its validity.
+ */
+const QUEUE_AGE_BUCKETS = [
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 43200, 86400, 172800,
+];
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
@@ -62,7 +67,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     receipts: new Counter({
       name: 'sluice_receipts_total',
-      help: 'Delivery receipts received, by connector: matched (applied to the part they name) or early (kept until the submit_sm_resp with their id is recorded).',
+      help: 'Delivery receipts received, by connector and result: matched (applied to the part they name), early (kept until the submit_sm_resp with their id is recorded), not_final (ENROUTE, ACCEPTD, UNKNOWN: nothing to apply), unreadable (no id in the TLVs or the text).',
       labelNames: ['connector', 'result'] as const,
       registers: [registry],
     }),

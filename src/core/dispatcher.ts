@@ -243,7 +243,7 @@ export class Dispatcher {
     };
     p.then(done, (err: unknown) => {
       done();
-      this.#log.error({ err }, 'dispatch failed');
+      this.#log.error({ err, messageId }, 'dispatch failed');
     });
   }
 
@@ -327,7 +327,7 @@ export class Dispatcher {
       return changed;
     };
     // Again after a failure from a fresh read: the failed attempt changed `record` in place.
-    const written = await this.#persist('record', (attempt) =>
+    const written = await this.#persist(record.id, 'record', (attempt) =>
       updateRecord(store.messages, record.id, attempt === 0 ? record : null, change),
     );
     if (written && written.status !== before) this.#o.onStatus?.(written);
@@ -342,7 +342,8 @@ export class Dispatcher {
           correlate.push([p.index, { smscId: p.smscId }]);
       }
     }
-    if (correlate.length > 0) await this.#persist('correlations', () => this.#correlate(record, correlate));
+    if (correlate.length > 0)
+      await this.#persist(record.id, 'correlations', () => this.#correlate(record, correlate));
     recorded.resolve(written);
     if (written && isFinal(written.status)) {
       metrics.messages.inc({ status: written.status, connector: this.#name, sender: written.from });
@@ -351,9 +352,9 @@ export class Dispatcher {
     }
     if (retry && written && !isFinal(written.status)) {
       const notBefore = clock.now() + this.#backoff(written.attempts);
-      await this.#persist('defer', () => store.queue.defer(this.#name, [entry], notBefore));
+      await this.#persist(record.id, 'defer', () => store.queue.defer(this.#name, [entry], notBefore));
     } else {
-      await this.#persist('ack', () => this.#acks.add(entry.entryId));
+      await this.#persist(record.id, 'ack', () => this.#acks.add(entry.entryId));
     }
   }
 
@@ -364,13 +365,13 @@ export class Dispatcher {
    * message stays in hand meanwhile, and the heartbeat keeps it from being reclaimed. Once the
    * dispatcher is stopping, a failure ends it (another process reclaims the entry later).
    */
-  async #persist<T>(what: string, write: (attempt: number) => Promise<T>): Promise<T> {
+  async #persist<T>(messageId: string, what: string, write: (attempt: number) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await write(attempt);
       } catch (err) {
         if (this.#stopped) throw err;
-        this.#log.warn({ err, what, attempt }, 'store write after a submit failed; trying again');
+        this.#log.warn({ err, messageId, what, attempt }, 'store write after a submit failed; trying again');
         await this.#sleep(Math.min(5_000, 100 * 2 ** attempt));
       }
     }
@@ -571,7 +572,7 @@ export class Dispatcher {
           short_message: connector.concatenation === 'payload' ? EMPTY : Buffer.from(planned.bytes),
           ...(tlvs ? { tlvs } : {}),
         };
-        return this.#submitOne(fields).then((o) => {
+        return this.#submitOne(record.id, fields).then((o) => {
           if (o.ok) onAnswered(part.index, o.smscId);
           return o;
         });
@@ -581,7 +582,7 @@ export class Dispatcher {
     return outcomes;
   }
 
-  async #submitOne(fields: PduInput<'submit_sm'>): Promise<PartOutcome> {
+  async #submitOne(messageId: string, fields: PduInput<'submit_sm'>): Promise<PartOutcome> {
     const { client, clock, metrics } = this.#o;
     for (;;) {
       while (this.#pause !== null && !this.#stopped) await this.#pause.done;
@@ -608,6 +609,9 @@ export class Dispatcher {
           )
             this.#slowDown();
           const name = statusName(err.commandStatus);
+          // An answer all the same: its time counts, or the histogram looks fastest when the
+          // SMSC refuses most.
+          metrics.submitResponseSeconds.observe({ connector: this.#name }, (at - started) / 1000);
           metrics.partsSubmitted.inc({ connector: this.#name, outcome: name });
           return { ok: false, retry: err.retryable, error: name, at };
         }
@@ -617,11 +621,17 @@ export class Dispatcher {
           err instanceof SmppNotBoundError ||
           err instanceof SmppWindowFullError;
         const code = err instanceof SluiceError ? err.code : 'SLUICE_ERR_INTERNAL';
-        metrics.partsSubmitted.inc({ connector: this.#name, outcome: code });
+        // Counted only when it went out: no bind, no room, or a bind lost before it was written
+        // is not a submit_sm sent.
+        const notSent =
+          err instanceof SmppNotBoundError ||
+          err instanceof SmppWindowFullError ||
+          (err instanceof SmppClosedError && !err.sent);
+        if (!notSent) metrics.partsSubmitted.inc({ connector: this.#name, outcome: code });
         // Sent, and then no answer: the SMSC may have taken it, and the part goes again.
         if (err instanceof SmppTimeoutError || (err instanceof SmppClosedError && err.sent))
           metrics.duplicateSubmits.inc({ connector: this.#name, reason: 'unanswered' });
-        if (!retry) this.#log.error({ err }, 'submit failed');
+        if (!retry) this.#log.error({ err, messageId }, 'submit failed');
         return { ok: false, retry, error: code, at };
       }
     }

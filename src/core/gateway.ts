@@ -138,7 +138,7 @@ export class Gateway implements GatewayApi {
       [scope = null] = await this.#blockedBy([record]);
       stillThere(requester);
       if (scope) {
-        this.#block(record, scope);
+        block(record, record.createdAt, scope);
         await unavailableOnFailure(() => messages.putFinal([record]));
       } else {
         await unavailableOnFailure(() => messages.enqueue([record]));
@@ -148,8 +148,7 @@ export class Gateway implements GatewayApi {
       throw err;
     }
     if (idempotency !== null) await this.#confirm(account, idempotency);
-    if (scope) this.#o.onStatus?.(record);
-    else this.#count(record);
+    this.#count(record);
     return { message: record, created: true };
   }
 
@@ -220,7 +219,7 @@ export class Gateway implements GatewayApi {
     for (let i = 0; i < valid.length; i++) {
       const scope = scopes[i];
       if (scope) {
-        this.#block(valid[i]!, scope);
+        block(valid[i]!, valid[i]!.createdAt, scope);
         blocked.push(valid[i]!);
       } else {
         queued.push(valid[i]!);
@@ -232,7 +231,7 @@ export class Gateway implements GatewayApi {
     stillThere(requester);
     if (blocked.length > 0) await unavailableOnFailure(() => this.#o.store.messages.putFinal(blocked));
     if (queued.length > 0) await unavailableOnFailure(() => this.#o.store.messages.enqueue(queued));
-    for (const r of blocked) this.#o.onStatus?.(r);
+    for (const r of blocked) this.#count(r);
     for (const r of queued) this.#count(r);
     return results;
   }
@@ -287,14 +286,11 @@ export class Gateway implements GatewayApi {
     return unavailableOnFailure(() => policy.blockedBy(records));
   }
 
-  #block(record: MessageRecord, scope: string): void {
-    block(record, record.createdAt, scope);
-    this.#o.metrics.blocked.inc({ reason: 'opted_out', stage: 'intake' });
-    this.#o.metrics.messages.inc({ status: 'blocked', connector: record.connector, sender: record.from });
-  }
-
+  /** A message stored by intake, queued or blocked: counted (once it is durable) and told. */
   #count(record: MessageRecord): void {
-    this.#o.metrics.messages.inc({ status: 'queued', connector: record.connector, sender: record.from });
+    const { metrics } = this.#o;
+    if (record.status === 'blocked') metrics.blocked.inc({ reason: 'opted_out', stage: 'intake' });
+    metrics.messages.inc({ status: record.status, connector: record.connector, sender: record.from });
     this.#o.onStatus?.(record);
   }
 }

@@ -49,6 +49,15 @@ export type ReceiptPdu = Pick<Pdu<'deliver_sm'>, 'tlvs'> & { short_message?: Buf
 
 /** Reads a receipt; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
 export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
+  const read = readReceiptOrWhyNot(pdu, at);
+  return typeof read === 'string' ? null : read;
+}
+
+/**
+ * Reads a receipt, or says why there is none: `no_id` (neither receipted_message_id nor an id in
+ * the text: a format not understood), `not_final` (ENROUTE, ACCEPTD, UNKNOWN, a vendor's state).
+ */
+export function readReceiptOrWhyNot(pdu: ReceiptPdu, at: number): Receipt | 'no_id' | 'not_final' {
   // An empty receipted_message_id says nothing: the text's id is read instead.
   const tlvId = pdu.tlvs.receipted_message_id || undefined;
   const tlvState = pdu.tlvs.message_state;
@@ -61,10 +70,10 @@ export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
   const body = pdu.short_message?.length ? pdu.short_message : pdu.tlvs.message_payload;
   const text = body ? parseReceiptText(body.toString('latin1')) : null;
   const id = tlvId ?? text?.id;
-  if (!id) return null;
+  if (!id) return 'no_id';
   const outcome =
     tlvState !== undefined ? outcomeOfMessageState(tlvState) : text ? outcomeOfStat(text.stat) : 'pending';
-  if (outcome === 'pending') return null;
+  if (outcome === 'pending') return 'not_final';
   const detail = text ? `${text.stat}${text.err ? ` err:${text.err}` : ''}` : `message_state ${tlvState}`;
   return { id, outcome, detail, at };
 }
@@ -155,9 +164,13 @@ export class ReceiptHandler {
 
   /** Records a receipt (deliver_sm or data_sm). Resolves once it is applied or stashed (then answer the SMSC). */
   async handle(pdu: ReceiptPdu): Promise<void> {
-    const receipt = readReceipt(pdu, this.#o.clock.now());
-    if (!receipt) return;
     const { store, connector } = this.#o;
+    const receipt = readReceiptOrWhyNot(pdu, this.#o.clock.now());
+    if (typeof receipt === 'string') {
+      // Counted: a carrier whose receipts turn unreadable shows as unreadable, not as silence.
+      this.#o.metrics.receipts.inc({ connector, result: receipt === 'no_id' ? 'unreadable' : 'not_final' });
+      return;
+    }
     const candidates = this.#readings(receipt.id);
     // A part this process is recording right now: no lookup needed.
     if (await this.#applyExpected(candidates, receipt)) return;

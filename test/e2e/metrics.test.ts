@@ -72,6 +72,14 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(await promtoolCheck(text)).toEqual({ code: 0, output: '' });
+    // Every answered submit is timed, the refused ones too (not only those the SMSC took).
+    const sum = (family: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(family))
+        .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    expect(text).toMatch(/^sluice_parts_submitted_total\{[^}]*outcome="ESME_RINVDSTADR"\} 1$/m);
+    expect(sum('sluice_submit_response_seconds_count')).toBe(sum('sluice_parts_submitted_total'));
 
     const sampled = new Set(
       text

@@ -399,6 +399,29 @@ describe('data_sm from the SMSC', () => {
     });
   });
 
+  it('counts receipts it cannot apply: not final (ENROUTE), unreadable (no id anywhere)', async () => {
+    await withRawSmsc(async (gateway, smsc) => {
+      const receipt = (text: string, seq: number) => {
+        smsc.sendPdu('deliver_sm', { esm_class: 0x04, short_message: Buffer.from(text) }, seq);
+      };
+      receipt(
+        'id:0A1B sub:001 dlvrd:000 submit date:2611230101 done date:2611230101 stat:ENROUTE err:000',
+        50,
+      );
+      receipt('your message was delivered', 51);
+      // Answered either way (the SMSC must not send them again), and counted.
+      for (const seq of [50, 51]) {
+        const resp = await smsc.expect('deliver_sm_resp');
+        expect([resp.sequence_number, resp.command_status]).toEqual([seq, 0]);
+      }
+      const counted = (await gateway.metrics.receipts.get()).values.map((v) => [v.labels.result, v.value]);
+      expect(counted.sort()).toEqual([
+        ['not_final', 1],
+        ['unreadable', 1],
+      ]);
+    });
+  });
+
   it('as MO is a keyword like a deliver_sm: STOP opts the number out and is confirmed', async () => {
     await withRawSmsc(async (gateway, smsc) => {
       // The text of a data_sm is in message_payload (it has no short_message).
