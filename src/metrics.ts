@@ -140,7 +140,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     throttledWaits: new Counter({
       name: 'sluice_throttled_waits_total',
-      help: 'Times a message waited for a rate limit, by limit (sender, connector, api_key; smsc: the SMSC answered ESME_RTHROTTLED or ESME_RMSGQFUL and the connector paused) and where (in_process, queue).',
+      help: 'Times a message waited for a rate limit, by limit (sender, connector, api_key; smsc: the SMSC answered ESME_RTHROTTLED or ESME_RMSGQFUL and the connector paused) and where (in_process: waited 50 ms or more in the process; queue: went back to the queue to wait).',
       labelNames: ['limit', 'where'] as const,
       registers: [registry],
     }),

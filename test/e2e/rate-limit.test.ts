@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { Simulator, type SubmitRecord } from '../../src/sim/index.js';
 import { freePort, startSluice, tmpDirForFile } from '../support/processes.js';
@@ -263,5 +264,42 @@ describe('an API key over its intake rate', () => {
       messages: [1, 2, 3, 4, 5].map((i) => ({ from: '12345', to: '+447700900123', body: `b${i}` })),
     });
     expect(res.status).toBe(200);
+  });
+});
+
+describe('sluice_throttled_waits_total{where="in_process"}', () => {
+  it('counts a wait for the limit, not the fetch of tokens from the store', async () => {
+    const clock = new ManualClock();
+    rig = await startRig({
+      store: { kind: 'memory' },
+      clock,
+      edit: (c) => {
+        c.senders[0]!.rateLimit = 2;
+        c.senders[0]!.rateBurst = 1;
+      },
+    });
+    const r = rig;
+    const inProcess = async () =>
+      (await r.gateway.metrics.throttledWaits.get()).values
+        .filter((v) => v.labels.where === 'in_process')
+        .reduce((n, v) => n + v.value, 0);
+    const send = async (body: string) =>
+      (await r.post('/v1/messages', { from: '12345', to: '+447700900123', body })).json.id as string;
+
+    // The first: its tokens come with the process's first lease, a store round trip, no time.
+    await r.statusReached(await send('first'), 'sent');
+    expect(await inProcess()).toBe(0);
+
+    // The second: the limit's next token is 500 ms away, and the clock has to get there.
+    let sent = false;
+    const second = r.statusReached(await send('second'), 'sent').then(() => {
+      sent = true;
+    });
+    while (!sent) {
+      clock.advance(100);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await second;
+    expect(await inProcess()).toBe(1);
   });
 });
