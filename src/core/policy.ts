@@ -160,6 +160,12 @@ export class FlowPolicy implements IntakePolicy {
       throw err;
     }
     if (result.ok) return;
+    // No tokens because the store does not answer: that is the store's outage, not the client's
+    // rate, and the answer says so (a 429 would have the client slow down for nothing).
+    if (result.storeFailing)
+      throw new ApiError(503, 'unavailable', 'the rate limit store is unavailable; retry later', [], {
+        retryAfterSeconds: 1,
+      });
     // The store's hint, or at least the time the rate takes to earn this many tokens.
     const retry = Math.max(result.waitMs, (count / limit.perSecond) * 1000);
     throw new ApiError(

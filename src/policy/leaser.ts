@@ -59,7 +59,13 @@ export interface TokenLeaserOptions {
   random?: () => number;
 }
 
-export type TryTakeResult = { readonly ok: true } | { readonly ok: false; readonly waitMs: number };
+/**
+ * ok, or how long to wait; `storeFailing` when the key's last refill failed (the store is
+ * unreachable: a wait that is the store's fault, not the limit's).
+ */
+export type TryTakeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly waitMs: number; readonly storeFailing: boolean };
 
 /** One key's part of a tryTakeAll: n tokens of `key` under `limit`. */
 export interface TokenDemand {
@@ -112,6 +118,8 @@ interface Lease {
   refilling: boolean;
   /** The last refill came back short: the limit, not this process's demand, is what binds. */
   saturated: boolean;
+  /** The last refill failed (the store did not answer): waits are the store's, not the limit's. */
+  failing: boolean;
   /** ms (clock): do not ask the store before this (its waitMs, or an error backoff). */
   notBefore: number;
   /** ms (clock): after this, with nobody waiting, the held tokens are dropped. */
@@ -195,7 +203,7 @@ export class TokenLeaser {
     const waitMs = this.#waitHint(lease, now);
     // The caller was told to come back in waitMs: the tokens gathered toward n wait for it.
     lease.keepUntil = Math.max(lease.keepUntil, now + waitMs + this.#idleMs);
-    return { ok: false, waitMs };
+    return { ok: false, waitMs, storeFailing: lease.failing };
   }
 
   /**
@@ -231,6 +239,7 @@ export class TokenLeaser {
       return OK;
     }
     let waitMs = 0;
+    let storeFailing = false;
     for (let i = 0; i < demands.length; i++) {
       const lease = leases[i]!;
       const n = demands[i]!.n;
@@ -240,9 +249,10 @@ export class TokenLeaser {
       }
       if (lease.waiters.length === 0) this.#refill(lease, n, now);
       waitMs = Math.max(waitMs, this.#waitHint(lease, now));
+      storeFailing ||= lease.failing;
     }
     for (const lease of leases) lease.keepUntil = Math.max(lease.keepUntil, now + waitMs + this.#idleMs);
-    return { ok: false, waitMs };
+    return { ok: false, waitMs, storeFailing };
   }
 
   /**
@@ -352,6 +362,7 @@ export class TokenLeaser {
         held: 0,
         refilling: false,
         saturated: false,
+        failing: false,
         notBefore: 0,
         keepUntil: now + this.#idleMs,
         waiters: [],
@@ -436,6 +447,7 @@ export class TokenLeaser {
   #granted({ lease, want }: Refill, result: TakeResult, askedAt: number): void {
     lease.refilling = false;
     this.#refilling--;
+    lease.failing = false;
     if (this.#closed) return;
     this.#answered(lease);
     lease.held += result.granted;
@@ -464,6 +476,7 @@ export class TokenLeaser {
     for (const { lease } of batch) {
       lease.refilling = false;
       this.#refilling--;
+      lease.failing = true;
       lease.notBefore = now + this.#errorBackoffMs;
     }
     if (this.#closed) return;

@@ -43,6 +43,8 @@ describe('Redis hung, then down, then back', () => {
       keyPrefix: 'outage',
       window: 10,
       apiKey: KEY,
+      // Its limit lives in the same Redis: while it is down, that is a 503 too, never a 429.
+      apiKeyRateLimit: 1000,
       commandTimeoutMs: 500,
     });
     const sluice = await startSluice(config);

@@ -337,9 +337,9 @@ function describeRateLimitStore(name: string, makeHarness: () => Harness): void 
         const leaser = new TokenLeaser({ store: recording, clock, random: () => 0 });
         const shortCode = { perSecond: 100, burst: 100 };
         expect(leaser.leaseSize(shortCode)).toBe(5);
-        expect(leaser.tryTake('sc', shortCode, 1)).toEqual({ ok: false, waitMs: 1 });
+        expect(leaser.tryTake('sc', shortCode, 1)).toEqual({ ok: false, waitMs: 1, storeFailing: false });
         // Asked again before the reply: the refill in flight is shared.
-        expect(leaser.tryTake('sc', shortCode, 1)).toEqual({ ok: false, waitMs: 1 });
+        expect(leaser.tryTake('sc', shortCode, 1)).toEqual({ ok: false, waitMs: 1, storeFailing: false });
         await settle(leaser);
         expect(recording.calls).toBe(1);
         // A lease, and the one more a refill asks for.
@@ -513,7 +513,7 @@ describe('TokenLeaser', () => {
     const { leaser } = setup();
     const sender = { key: 'sender', limit: { perSecond: 100, burst: 10 }, n: 3 };
     const connector = { key: 'connector', limit: { perSecond: 20, burst: 2 }, n: 3 };
-    expect(leaser.tryTakeAll([sender, connector])).toEqual({ ok: false, waitMs: 1 });
+    expect(leaser.tryTakeAll([sender, connector])).toEqual({ ok: false, waitMs: 1, storeFailing: false });
     await settle(leaser);
     // The connector's burst is 2: the sender's 6 stay held.
     expect([leaser.held('sender'), leaser.held('connector')]).toEqual([6, 2]);
@@ -571,12 +571,13 @@ describe('TokenLeaser', () => {
     const errors: Array<{ err: unknown; keys: readonly string[] }> = [];
     const { clock, recording, leaser } = setup({ onError: (err, keys) => errors.push({ err, keys }) });
     recording.failWith = new Error('connection lost');
-    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 1 });
+    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 1, storeFailing: false });
     await settle(leaser);
     expect(errors).toEqual([{ err: recording.failWith, keys: ['k'] }]);
-    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 100 });
+    // Told apart from a wait for the limit: the caller can say the store is down (503, not 429).
+    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 100, storeFailing: true });
     clock.advance(60);
-    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 40 });
+    expect(leaser.tryTake('k', shortCode, 1)).toEqual({ ok: false, waitMs: 40, storeFailing: true });
     expect(recording.calls).toBe(1);
     const waiting = leaser.take('k', shortCode, 1);
     recording.failWith = null;

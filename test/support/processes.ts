@@ -112,6 +112,8 @@ export interface CarrierConfig {
   /** The connector's window. */
   window: number;
   apiKey: string;
+  /** The API key's rateLimit (messages/s); none when absent. */
+  apiKeyRateLimit?: number;
   /** store.commandTimeoutMs; the default when absent. */
   commandTimeoutMs?: number;
   /** YAML appended at the top level (queue, shutdownTimeoutSeconds, …). */
@@ -133,7 +135,7 @@ connectors:
   - { name: carrier, host: 127.0.0.1, port: ${c.smscPort}, systemId: sluice, password: sluice, window: ${c.window}, enquireLinkIntervalMs: 0 }
 senders: [{ address: '12345', type: shortcode }]
 routes: [{ connector: carrier }]
-apiKeys: [{ name: ${c.keyPrefix}, key: ${c.apiKey}, senders: ['*'] }]
+apiKeys: [{ name: ${c.keyPrefix}, key: ${c.apiKey}, senders: ['*']${c.apiKeyRateLimit ? `, rateLimit: ${c.apiKeyRateLimit}` : ''} }]
 log: { level: info }
 ${c.extra ?? ''}
 `,
