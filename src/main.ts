@@ -160,6 +160,12 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       metrics.bindsConfigured.set({ connector: c.name, mode }, n);
       metrics.bindsUp.set({ connector: c.name, mode }, 0);
     }
+    // The counters alerts watch, at 0 from the start: increase() sees their first event.
+    for (const reason of ['unanswered', 'reclaimed'])
+      metrics.duplicateSubmits.inc({ connector: c.name, reason }, 0);
+    for (const result of ['matched', 'early', 'not_final', 'unreadable'])
+      metrics.receipts.inc({ connector: c.name, result }, 0);
+    metrics.partsSubmitted.inc({ connector: c.name, outcome: 'ok' }, 0);
     client.on('bound', ({ mode }) => {
       metrics.bindsUp.inc({ connector: c.name, mode });
       metrics.bindAttempts.inc({ connector: c.name, result: 'bound' });

@@ -4,6 +4,7 @@
  * route, status names), never message ids or phone numbers.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { VERSION } from './version.js';
 
 /** Seconds: from 0.5 ms (loopback SMSC) to 60 s (a slow carrier). */
 const RESPONSE_BUCKETS = [
@@ -31,6 +32,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     for (const kind of ['handles', 'requests', 'resources'])
       registry.removeSingleMetric(`sluice_nodejs_active_${kind}_total`);
   }
+  // One series, always 1: `sluice_build_info * on() group_left ...` labels a dashboard by version.
+  new Gauge({
+    name: 'sluice_build_info',
+    help: 'sluice version and the Node.js it runs on; always 1.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, node: process.versions.node }, 1);
   const m = {
     registry,
     messages: new Counter({

@@ -3,7 +3,7 @@
  * when asked for, and returns the process exit code.
  */
 
-import { readFileSync } from 'node:fs';
+import { VERSION } from '../version.js';
 
 export interface Command {
   summary: string;
@@ -43,11 +43,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version' || name === '-v' || name === 'version') {
-    // package.json sits two levels up from both src/cli/ and dist/cli/ (the image copies it too).
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version: string;
-    };
-    console.log(`sluice ${pkg.version} (node ${process.versions.node})`);
+    console.log(`sluice ${VERSION} (node ${process.versions.node})`);
     return 0;
   }
   const entry = commands[name];

@@ -80,6 +80,9 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
         .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
     expect(text).toMatch(/^sluice_parts_submitted_total\{[^}]*outcome="ESME_RINVDSTADR"\} 1$/m);
     expect(sum('sluice_submit_response_seconds_count')).toBe(sum('sluice_parts_submitted_total'));
+    expect(text).toMatch(/^sluice_build_info\{version="\d+\.\d+\.\d+",node="[\d.]+"\} 1$/m);
+    // No duplicate yet, and the series says so (an alert on increase() sees the first).
+    expect(text).toMatch(/^sluice_duplicate_submits_total\{connector="[^"]+",reason="reclaimed"\} 0$/m);
 
     const sampled = new Set(
       text
@@ -96,6 +99,7 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
       'sluice_window_in_flight',
       'sluice_binds_up',
       'sluice_binds_configured',
+      'sluice_build_info',
       'sluice_bind_attempts_total',
       'sluice_queue_depth',
       'sluice_http_requests_total',

@@ -225,7 +225,8 @@ describe.each(stores)('end to end with the %s store', (_, store) => {
     const counts = Object.fromEntries(
       (await rig.gateway.metrics.receipts.get()).values.map((v) => [v.labels.result, v.value]),
     );
-    expect(counts).toEqual({ matched: 200 });
+    // Every result's series is there from the start, at 0 until it happens.
+    expect(counts).toEqual({ matched: 200, early: 0, not_final: 0, unreadable: 0 });
     expect(rig.sim.stats().submits).toBe(200);
   });
 
@@ -416,6 +417,8 @@ describe('data_sm from the SMSC', () => {
       }
       const counted = (await gateway.metrics.receipts.get()).values.map((v) => [v.labels.result, v.value]);
       expect(counted.sort()).toEqual([
+        ['early', 0],
+        ['matched', 0],
         ['not_final', 1],
         ['unreadable', 1],
       ]);

@@ -1,0 +1,6 @@
+/** sluice's version, from package.json (one level up from both src/ and dist/; the image copies it too). */
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
