@@ -304,7 +304,32 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   }
   for (const client of clients.values()) client.start();
   for (const d of dispatchers) d.start();
+  if (runsDispatch) void reportUnconfiguredQueues(store, new Set(clients.keys()), logger, () => stopping);
   return { httpPort, events, store, metrics, stop };
+}
+
+/**
+ * Messages queued for a connector that is no longer configured (removed, or renamed) are sent by
+ * nobody: they wait until their records lapse. Said at start, at error level, with the fix.
+ */
+async function reportUnconfiguredQueues(
+  store: Store,
+  configured: ReadonlySet<string>,
+  logger: Logger,
+  stopping: () => boolean,
+): Promise<void> {
+  try {
+    for (const [connector, waiting] of await store.queue.waiting()) {
+      if (configured.has(connector)) continue;
+      logger.error(
+        { connector, waiting },
+        'messages are queued for a connector that is not configured: nobody sends them; configure it again under that name to send them',
+      );
+    }
+  } catch (err) {
+    // Stopped meanwhile (the store closed under the scan): nothing to say.
+    if (!stopping()) logger.warn({ err }, 'could not look for the queues of connectors no longer configured');
+  }
 }
 
 /** A connector's CA certificate file; a missing or unreadable one is a configuration error naming it. */

@@ -141,6 +141,12 @@ export interface QueueStore {
 
   /** Entries waiting (queued, deferred, or handed out and not yet acked). */
   depth(connector: string): Promise<number>;
+
+  /**
+   * Every connector whose queue has entries waiting, with their depth: at start, the queues of
+   * connectors no longer configured (removed or renamed) are found this way, not left to lapse.
+   */
+  waiting(): Promise<Map<string, number>>;
 }
 
 export interface CorrelationStore {

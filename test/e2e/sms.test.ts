@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { embeddedConfig } from '../../src/config/index.js';
@@ -524,6 +525,36 @@ describe('two processes on one Redis', () => {
     } finally {
       await peer?.stop('test done');
     }
+  });
+
+  it('says at start, at error level, that messages wait for a connector no longer configured', async () => {
+    const storeConfig = redisStore();
+    if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');
+    // Two messages queued for 'retired', a connector the configuration no longer has.
+    const keys = new RedisKeys(storeConfig.keyPrefix);
+    const admin = new Redis(storeConfig.url);
+    try {
+      for (const id of ['01JRETIRED00000000000000001', '01JRETIRED00000000000000002'])
+        await admin.xadd(keys.stream('retired'), '*', 'm', id);
+    } finally {
+      admin.disconnect();
+    }
+    let tell!: (entry: Record<string, unknown>) => void;
+    const said = new Promise<Record<string, unknown>>((resolve) => {
+      tell = resolve;
+    });
+    const logger = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.connector === 'retired') tell(entry);
+        },
+      },
+    );
+    rig = await startRig({ store: storeConfig, logger });
+    expect(await said).toMatchObject({ level: 50, connector: 'retired', waiting: 2 });
+    expect((await said).msg).toMatch(/not configured: nobody sends them; configure it again/);
   });
 
   it('keeps the record and the correlation of a message valid past their TTLs until a day after its validity', async () => {

@@ -106,6 +106,24 @@ export function describeStoreContract(
         expect(messageIds(await store.queue.claim('c2', 'w1', 10, 0, 60_000))).toEqual([d.id]);
       });
 
+      it('waiting names every connector with entries waiting, deferred ones included, and how many', async () => {
+        expect(await store.queue.waiting()).toEqual(new Map());
+        const [a, b] = [makeRecord(), makeRecord()];
+        const old = makeRecord({ connector: 'old:carrier-1' });
+        const gone = makeRecord({ connector: 'c3' });
+        await store.messages.enqueue([a, b, old, gone]);
+        const [ea] = await store.queue.claim('c1', 'w1', 1, 0, 60_000);
+        await store.queue.defer('c1', [ea!], h.clock.now() + 60_000);
+        const [eg] = await store.queue.claim('c3', 'w1', 1, 0, 60_000);
+        await store.queue.ack('c3', [eg!.entryId]);
+        expect(await store.queue.waiting()).toEqual(
+          new Map([
+            ['c1', 2],
+            ['old:carrier-1', 1],
+          ]),
+        );
+      });
+
       it('enqueue rejects a batch naming a stored record, and writes none of it', async () => {
         const a = makeRecord();
         await store.messages.enqueue([a]);

@@ -325,6 +325,15 @@ export class MemoryQueueStore implements QueueStore {
     return q === undefined ? 0 : q.entries.size + q.deferred.size;
   }
 
+  async waiting(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const connector of this.#queues.keys()) {
+      const n = await this.depth(connector);
+      if (n > 0) out.set(connector, n);
+    }
+    return out;
+  }
+
   /** Wakes every waiting claim, which then resolves with no entries. */
   close(): void {
     this.#closed = true;

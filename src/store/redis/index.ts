@@ -526,6 +526,28 @@ export class RedisQueueStore implements QueueStore {
     return queued + deferred;
   }
 
+  async waiting(): Promise<Map<string, number>> {
+    const { redis, keys } = this.#ctx;
+    // SCAN walks the whole keyspace a batch at a time (records included): a start-time check.
+    const connectors = new Set<string>();
+    const stream = keys.stream('*');
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', stream, 'COUNT', 1000);
+      cursor = next;
+      for (const key of found) {
+        const connector = keys.streamConnector(key);
+        if (connector !== null) connectors.add(connector);
+      }
+    } while (cursor !== '0');
+    const out = new Map<string, number>();
+    for (const connector of connectors) {
+      const n = await this.depth(connector);
+      if (n > 0) out.set(connector, n);
+    }
+    return out;
+  }
+
   /** Drops the blocking connections: a claim waiting on one resolves with no entries. */
   close(): void {
     this.#closed = true;

@@ -33,6 +33,13 @@ export class RedisKeys {
     return `${this.prefix}:{q:${connector}}:s`;
   }
 
+  /** The connector whose queue stream `key` is, or null when it is not one. */
+  streamConnector(key: string): string | null {
+    const head = `${this.prefix}:{q:`;
+    if (!key.startsWith(head) || !key.endsWith('}:s')) return null;
+    return key.slice(head.length, -'}:s'.length);
+  }
+
   /** Zset of deferred message ids, scored by notBefore (ms since the epoch). */
   deferred(connector: string): string {
     return `${this.prefix}:{q:${connector}}:d`;
