@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,9 @@ export async function buildSluice(outDir: string): Promise<string> {
   );
   const [code] = (await once(tsc, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`tsc exited with ${code}`);
+  // src/version.ts reads package.json one level above the compiled tree, as in a checkout and
+  // in the image.
+  copyFileSync(join(ROOT, 'package.json'), join(ROOT, outDir, '..', 'package.json'));
   return join(ROOT, outDir);
 }
 
