@@ -12,6 +12,7 @@ import { type Logger, silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
 import { Simulator, type SimulatorOptions } from '../../src/sim/index.js';
 import type { Pdu } from '../../src/smpp/pdu/types.js';
+import { RawServer } from '../support/raw-peer.js';
 import { type RedisServer, startRedis } from '../support/redis-server.js';
 
 export interface Rig {
@@ -234,4 +235,24 @@ export function reportedDuplicates(metricsText: string, connector = 'carrier'): 
   );
   for (const m of metricsText.matchAll(series)) total += Number(m[1]);
   return total;
+}
+
+/**
+ * The embedded configuration's gateway, its connector pointed at a raw SMSC the test plays (no
+ * simulator): the test accepts the connection and answers the bind itself. Close `raw` before
+ * stopping the gateway: the raw SMSC never answers the unbind.
+ */
+export async function gatewayOnRawSmsc(): Promise<{
+  raw: RawServer;
+  gateway: GatewayHandle;
+  config: SluiceConfig;
+}> {
+  const raw = new RawServer();
+  const config = embeddedConfig();
+  config.simulator.enabled = false;
+  config.http.port = 0;
+  config.connectors[0]!.port = await raw.listen();
+  config.connectors[0]!.enquireLinkIntervalMs = 0;
+  const gateway = await startGateway(config, { logger: silentLogger });
+  return { raw, gateway, config };
 }

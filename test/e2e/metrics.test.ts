@@ -5,12 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { embeddedConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/logger.js';
-import { startGateway } from '../../src/main.js';
 import { CommandStatus } from '../../src/smpp/constants.js';
-import { RawServer } from '../support/raw-peer.js';
-import { type Rig, startRig, storeMatrix } from './helpers.js';
+import { gatewayOnRawSmsc, type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -112,13 +108,7 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
 
 describe('bind metrics', () => {
   it('show a connector that has never bound as 0 of 1, and count refused and successful binds', async () => {
-    const raw = new RawServer();
-    const config = embeddedConfig();
-    config.simulator.enabled = false;
-    config.http.port = 0;
-    config.connectors[0]!.port = await raw.listen();
-    config.connectors[0]!.enquireLinkIntervalMs = 0;
-    const gateway = await startGateway(config, { logger: silentLogger });
+    const { raw, gateway, config } = await gatewayOnRawSmsc();
     const scrape = async () => (await fetch(`http://127.0.0.1:${gateway.httpPort}/metrics`)).text();
     const sample = (text: string, series: string) =>
       new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1];

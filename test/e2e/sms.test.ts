@@ -8,7 +8,6 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
-import { embeddedConfig } from '../../src/config/index.js';
 import type { MessageRecord } from '../../src/core/types.js';
 import { silentLogger } from '../../src/logger.js';
 import { type GatewayHandle, startGateway } from '../../src/main.js';
@@ -16,8 +15,8 @@ import { CommandStatus } from '../../src/smpp/constants.js';
 import { SmppClient } from '../../src/smpp/index.js';
 import { GROUP, RedisKeys } from '../../src/store/redis/index.js';
 import { encodeRecord } from '../../src/store/redis/record.js';
-import { RawServer } from '../support/raw-peer.js';
-import { countSubmits, type Rig, startRig, storeMatrix } from './helpers.js';
+import type { RawServer } from '../support/raw-peer.js';
+import { countSubmits, gatewayOnRawSmsc, type Rig, startRig, storeMatrix } from './helpers.js';
 
 let rig: Rig | null = null;
 afterEach(async () => {
@@ -356,13 +355,7 @@ describe('data_sm from the SMSC', () => {
   async function withRawSmsc(
     run: (gateway: GatewayHandle, smsc: Awaited<ReturnType<RawServer['accept']>>) => Promise<void>,
   ): Promise<void> {
-    const raw = new RawServer();
-    const config = embeddedConfig();
-    config.simulator.enabled = false;
-    config.http.port = 0;
-    config.connectors[0]!.port = await raw.listen();
-    config.connectors[0]!.enquireLinkIntervalMs = 0;
-    const gateway = await startGateway(config, { logger: silentLogger });
+    const { raw, gateway } = await gatewayOnRawSmsc();
     try {
       const smsc = await raw.accept();
       const bind = await smsc.expect('bind_transceiver');
