@@ -255,8 +255,16 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
         { connector: name },
         client.sessions.reduce((n, s) => n + s.inFlight, 0),
       );
-      const depth = await store.queue.depth(name).catch(() => null);
+      const [depth, oldest] = await Promise.all([
+        store.queue.depth(name).catch(() => null),
+        store.queue.oldest(name).catch(() => undefined),
+      ]);
       if (depth !== null) metrics.queueDepth.set({ connector: name }, depth);
+      if (oldest !== undefined)
+        metrics.queueOldest.set(
+          { connector: name },
+          oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000,
+        );
     }
   };
   await sample();

@@ -103,6 +103,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['connector', 'result'] as const,
       registers: [registry],
     }),
+    queueOldest: new Gauge({
+      name: 'sluice_queue_oldest_seconds',
+      help: 'Age of the oldest entry in the connector queue, queued or in flight (not deferred): alert when it grows (no bind, a stuck dispatcher). 0 when the queue is empty.',
+      labelNames: ['connector'] as const,
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'sluice_queue_depth',
       help: 'Messages waiting in the connector queue (queued, deferred, or in flight unacknowledged).',

@@ -143,6 +143,13 @@ export interface QueueStore {
   depth(connector: string): Promise<number>;
 
   /**
+   * When the oldest entry in the queue (queued, or handed out and not yet acked; not deferred)
+   * was appended, in ms since the epoch; null when there is none. A deferred entry that falls
+   * due is appended again. How long the queue has been stuck, when it is.
+   */
+  oldest(connector: string): Promise<number | null>;
+
+  /**
    * Every connector whose queue has entries waiting, with their depth: at start, the queues of
    * connectors no longer configured (removed or renamed) are found this way, not left to lapse.
    */

@@ -98,6 +98,7 @@ describe.each(stores)('GET /metrics with the %s store', (_, store) => {
       'sluice_build_info',
       'sluice_bind_attempts_total',
       'sluice_queue_depth',
+      'sluice_queue_oldest_seconds',
       'sluice_http_requests_total',
       'sluice_http_request_seconds',
     ]) {

@@ -124,6 +124,26 @@ export function describeStoreContract(
         );
       });
 
+      it('oldest is when the first entry still in the queue was appended: queued or in flight, not deferred', async () => {
+        expect(await store.queue.oldest('c1')).toBeNull();
+        const [a, b] = [makeRecord(), makeRecord()];
+        await store.messages.enqueue([a]);
+        const first = await store.queue.oldest('c1');
+        // The store's clock: the manual one for memory, the server's for Redis.
+        expect(first).toEqual(expect.any(Number));
+        await h.advance(5_000);
+        await store.messages.enqueue([b]);
+        const [ea] = await store.queue.claim('c1', 'w1', 1, 0, 60_000);
+        // In flight, and still the oldest.
+        expect(await store.queue.oldest('c1')).toBe(first);
+        await store.queue.ack('c1', [ea!.entryId]);
+        const second = await store.queue.oldest('c1');
+        expect(second).toBeGreaterThanOrEqual(first!);
+        const [eb] = await store.queue.claim('c1', 'w1', 1, 0, 60_000);
+        await store.queue.defer('c1', [eb!], h.clock.now() + 60_000);
+        expect(await store.queue.oldest('c1')).toBeNull();
+      });
+
       it('enqueue rejects a batch naming a stored record, and writes none of it', async () => {
         const a = makeRecord();
         await store.messages.enqueue([a]);

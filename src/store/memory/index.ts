@@ -189,6 +189,8 @@ interface MemoryEntry {
   consumer: string | null;
   /** Clock time of the last hand-out. */
   deliveredAt: number;
+  /** Clock time it was appended (a deferred entry that falls due is appended again). */
+  appendedAt: number;
 }
 
 interface Deferred {
@@ -325,6 +327,14 @@ export class MemoryQueueStore implements QueueStore {
     return q === undefined ? 0 : q.entries.size + q.deferred.size;
   }
 
+  async oldest(connector: string): Promise<number | null> {
+    const q = this.#queues.get(connector);
+    if (q === undefined) return null;
+    // Entries are kept in the order they were appended.
+    for (const entry of q.entries.values()) return entry.appendedAt;
+    return null;
+  }
+
   async waiting(): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     for (const connector of this.#queues.keys()) {
@@ -356,6 +366,7 @@ export class MemoryQueueStore implements QueueStore {
       deliveries: 0,
       consumer: null,
       deliveredAt: 0,
+      appendedAt: this.#clock.now(),
     };
     q.entries.set(entry.entryId, entry);
     q.fresh.push(entry);

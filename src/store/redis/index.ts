@@ -526,6 +526,12 @@ export class RedisQueueStore implements QueueStore {
     return queued + deferred;
   }
 
+  async oldest(connector: string): Promise<number | null> {
+    // A stream entry's id starts with the ms it was added (by Redis's clock).
+    const [first] = await this.#ctx.redis.xrange(this.#ctx.keys.stream(connector), '-', '+', 'COUNT', 1);
+    return first ? Number(first[0].slice(0, first[0].indexOf('-'))) : null;
+  }
+
   async waiting(): Promise<Map<string, number>> {
     const { redis, keys } = this.#ctx;
     // SCAN walks the whole keyspace a batch at a time (records included): a start-time check.
