@@ -29,6 +29,7 @@ import {
 } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { RateLimit } from '../policy/ratelimit.js';
 import type { SmppClient } from '../smpp/client.js';
 import { CommandStatus, statusName } from '../smpp/constants.js';
 import type { PduInput, Tlvs } from '../smpp/pdu/types.js';
@@ -263,12 +264,15 @@ export class Dispatcher {
   async #handle(entry: QueueEntry, record: MessageRecord | null): Promise<void> {
     const { clock } = this.#o;
     if (!record || isFinal(record.status)) {
-      // Gone (its TTL passed) or already finished (a reclaimed duplicate entry): nothing to send.
+      // Gone, or already finished (a reclaimed duplicate entry): nothing to send. A record lives
+      // until a day after its validity, so one gone was deleted or evicted: said, not hidden.
+      if (!record)
+        this.#log.warn({ messageId: entry.messageId }, 'queue entry without its message record: dropped');
       await this.#acks.add(entry.entryId);
       return;
     }
     const now = clock.now();
-    if (now > record.validUntil) {
+    if (now >= record.validUntil) {
       await this.#expire(record, now);
       await this.#acks.add(entry.entryId);
       return;
@@ -406,6 +410,15 @@ export class Dispatcher {
     const demands = [];
     if (senderLimit) demands.push({ key: `sender:${sender.address}`, limit: senderLimit, n: parts });
     if (connectorLimit) demands.push({ key: `connector:${this.#name}`, limit: connectorLimit, n: parts });
+    const waiting = this.#waitingParts.get(sender.address) ?? 0;
+    // A message back from a hold at its time waits here for its turn: sent back again, it would
+    // go behind everything held since.
+    const returning = record.reason === 'rate_limit' && (record.heldUntil ?? Infinity) <= now;
+    // A newcomer with nobody waiting here for the sender: no held message is back for its turn
+    // (while a backlog is worked off, those due come back a little before their turn and wait
+    // here), so the turns handed out before belong to messages since sent, expired, or taken by
+    // another process, and hold nothing up any more.
+    if (!returning && waiting === 0) this.#heldUntil.delete(sender.address);
     if (policy.leaser.tryTakeAll(demands).ok) return { go: true };
 
     // Over a limit: the message waits, and how long it has waited counts. The wait is counted
@@ -413,11 +426,9 @@ export class Dispatcher {
     const limitName = senderLimit ? 'sender' : 'connector';
     const deadline = queuedSince(record) + sender.maxQueueAgeSeconds * 1000;
     if (now >= deadline) return this.#admitExpired(sender);
+    // Held no later than this: it goes then, or expires (its queue age, or its validity).
+    const latest = Math.min(deadline, record.validUntil);
     const localWaitMs = this.#o.localWaitMs ?? 5_000;
-    const waiting = this.#waitingParts.get(sender.address) ?? 0;
-    // A message back from such a hold at its time waits here for its turn: sent back again, it
-    // would go behind everything held since.
-    const returning = record.reason === 'rate_limit' && (record.heldUntil ?? Infinity) <= now;
     if (senderLimit && !returning) {
       // The parts already waiting here go first: when they alone outlast the local wait, this one
       // goes back to the queue at once, to come back about when its turn is near: behind the
@@ -425,18 +436,24 @@ export class Dispatcher {
       const aheadMs = ((waiting + parts) / senderLimit.perSecond) * 1000;
       if (aheadMs > localWaitMs) {
         metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });
-        const last = this.#heldUntil.get(sender.address) ?? 0;
-        const due = Math.round(
-          Math.max(now + aheadMs - localWaitMs / 2, last + (parts / senderLimit.perSecond) * 1000),
+        const holdUntil = this.#turn(
+          sender.address,
+          senderLimit,
+          parts,
+          now + aheadMs - localWaitMs / 2,
+          latest,
         );
-        // One due after its deadline comes back then (to go, or expire): it takes no turn.
-        if (due <= deadline) this.#heldUntil.set(sender.address, due);
-        return { go: false, holdUntil: Math.min(deadline, due), reason: 'rate_limit' };
+        return { go: false, holdUntil, reason: 'rate_limit' };
       }
     }
     this.#waitingParts.set(sender.address, waiting + parts);
     const abort = new AbortController();
-    const timer = clock.setTimeout(() => abort.abort(), Math.min(localWaitMs, deadline - now));
+    // Admitted when the parts ahead take up to localWaitMs at the nominal rate; allowed twice
+    // that, since the rate a process gets can be less (a lease short, the limit shared).
+    const timer = clock.setTimeout(
+      () => abort.abort(),
+      Math.min(2 * localWaitMs, deadline - now, record.validUntil - now),
+    );
     this.#waits.add(abort);
     const taken: typeof demands = [];
     try {
@@ -456,8 +473,14 @@ export class Dispatcher {
       for (const d of taken) policy.leaser.release(d.key, d.n);
       const later = clock.now();
       if (later >= deadline) return this.#admitExpired(sender);
+      if (later >= record.validUntil) return { go: false, expire: VALIDITY_ENDED };
       metrics.throttledWaits.inc({ limit: limitName, where: 'queue' });
-      return { go: false, holdUntil: Math.min(deadline, later + jitter(localWaitMs)), reason: 'rate_limit' };
+      // The rate fell behind the turns handed out (the limit shared with another process or
+      // connector, a restart, a bind lost): back in the line, not round again in 5 s.
+      const holdUntil = senderLimit
+        ? this.#turn(sender.address, senderLimit, parts, later + jitter(localWaitMs / 2), latest)
+        : Math.min(latest, later + jitter(localWaitMs));
+      return { go: false, holdUntil, reason: 'rate_limit' };
     } finally {
       timer.cancel();
       this.#waits.delete(abort);
@@ -465,6 +488,18 @@ export class Dispatcher {
       if (left > 0) this.#waitingParts.set(sender.address, left);
       else this.#waitingParts.delete(sender.address);
     }
+  }
+
+  /**
+   * The time a message of `parts` held for its sender's limit comes back: no earlier than
+   * `earliest`, and after the turn of the one held before it, by its parts at the rate. One whose
+   * turn falls after `latest` comes back then (to go if it can, or expire) and takes no turn.
+   */
+  #turn(sender: string, limit: RateLimit, parts: number, earliest: number, latest: number): number {
+    const last = this.#heldUntil.get(sender) ?? 0;
+    const due = Math.round(Math.max(earliest, last + (parts / limit.perSecond) * 1000));
+    if (due <= latest) this.#heldUntil.set(sender, due);
+    return Math.min(latest, due);
   }
 
   #admitExpired(sender: SenderConfig): Admission {
@@ -718,14 +753,7 @@ export class Dispatcher {
     );
   }
 
-  async #expire(
-    record: MessageRecord,
-    now: number,
-    error: MessageError = {
-      code: 'SLUICE_ERR_EXPIRED',
-      message: 'validity ended before the message could be sent',
-    },
-  ): Promise<void> {
+  async #expire(record: MessageRecord, now: number, error: MessageError = VALIDITY_ENDED): Promise<void> {
     const written = await updateRecord(this.#o.store.messages, record.id, record, (r) => {
       let changed = false;
       for (const p of r.parts)
@@ -804,6 +832,12 @@ function queuedSince(record: MessageRecord): number {
 }
 
 /** ms spread over ±25%, so messages held together do not all come back in the same instant. */
+/** The error of a message whose validity ended before it could be sent. */
+const VALIDITY_ENDED: MessageError = {
+  code: 'SLUICE_ERR_EXPIRED',
+  message: 'validity ended before the message could be sent',
+};
+
 /**
  * ms a message must wait for rate-limit tokens in the process to count as throttled: far more
  * than the leaser's refill from the store takes (one round trip), and a wait shorter than this

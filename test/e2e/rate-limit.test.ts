@@ -303,3 +303,58 @@ describe('sluice_throttled_waits_total{where="in_process"}', () => {
     expect(await inProcess()).toBe(1);
   });
 });
+
+describe('turns handed to held messages', () => {
+  it('are not taken past validity, and hold nothing up: a later campaign goes at the rate', async () => {
+    const clock = new ManualClock();
+    const t0 = clock.now();
+    rig = await startRig({
+      store: { kind: 'memory' },
+      clock,
+      edit: (c) => {
+        c.senders[0]!.rateLimit = 10;
+        c.senders[0]!.rateBurst = 1;
+      },
+    });
+    const r = rig;
+    const sentAt = new Map<string, number>();
+    const expired = new Set<string>();
+    r.gateway.events.on('status', (m) => {
+      if (m.status === 'sent') sentAt.set(m.id, clock.now() - t0);
+      if (m.status === 'expired') expired.add(m.id);
+    });
+    const campaign = async (tag: string, n: number, validitySeconds: number) => {
+      const res = await r.post('/v1/messages/batch', {
+        messages: Array.from({ length: n }, (_, i) => ({
+          from: '12345',
+          to: '+447700900123',
+          body: `${tag}-${i}`,
+          validitySeconds,
+        })),
+      });
+      return (res.json.results as Array<{ message: { id: string } }>).map((x) => x.message.id);
+    };
+    // Time passes only when moved: 20 ms at a time, letting the gateway run in between.
+    const pumpUntil = async (done: () => boolean) => {
+      while (!done()) {
+        clock.advance(20);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    // 300 messages valid for 1 s at 10/s: about 10 go; the rest expire, none sent after its
+    // validity (held, or waiting in the process), none taking a turn it cannot use.
+    const a = await campaign('a', 300, 1);
+    await pumpUntil(() => a.every((id) => sentAt.has(id) || expired.has(id)));
+    const aSent = a.filter((id) => sentAt.has(id));
+    expect(aSent.length).toBeGreaterThan(0);
+    expect(aSent.length).toBeLessThanOrEqual(12);
+    expect(Math.max(...aSent.map((id) => sentAt.get(id)!))).toBeLessThanOrEqual(1_000);
+    await pumpUntil(() => clock.now() - t0 >= 8_000);
+    // 60 more at 8 s: the sender is idle, so they go at its rate, in about 6 s, not behind the
+    // turns of the expired ones.
+    const b = await campaign('b', 60, 3600);
+    await pumpUntil(() => b.every((id) => sentAt.has(id) || expired.has(id)));
+    expect(b.filter((id) => expired.has(id))).toEqual([]);
+    expect(Math.max(...b.map((id) => sentAt.get(id)!))).toBeLessThan(8_000 + 6_000 + 5_000);
+  });
+});
