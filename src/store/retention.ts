@@ -9,7 +9,12 @@
 /** How long after a message's validity ends its record and correlations are kept, at least. */
 export const AFTER_VALIDITY_SECONDS = 86_400;
 
-/** Seconds to keep something of a message valid until `validUntil` (ms), at least `ttlSeconds`. */
+/**
+ * Seconds to keep something of a message valid until `validUntil` (ms), at least `ttlSeconds`.
+ * Past the TTL, rounded up to a whole hour: the messages of a backlog then share a few values,
+ * and the dispatcher writes the correlations of a turn in one call per value.
+ */
 export function retentionSeconds(ttlSeconds: number, validUntil: number, now: number): number {
-  return Math.max(ttlSeconds, Math.ceil((validUntil - now) / 1000) + AFTER_VALIDITY_SECONDS);
+  const needed = Math.ceil((validUntil - now) / 1000) + AFTER_VALIDITY_SECONDS;
+  return needed <= ttlSeconds ? ttlSeconds : Math.ceil(needed / 3600) * 3600;
 }

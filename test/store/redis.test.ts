@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
@@ -462,6 +463,27 @@ describe('RedisStore', () => {
       await admin.config('SET', 'maxmemory-policy', 'noeviction');
       await admin.config('SET', 'maxmemory', '0');
       await store.close();
+    }
+  });
+
+  it('takes messages when INFO is refused to it, and says once that it cannot check eviction', async () => {
+    const admin = redisServer.admin;
+    await admin.call('ACL', 'SETUSER', 'no-info', 'on', '>secret-pass', '~*', '&*', '+@all', '-info');
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) });
+    const url = redisServer.url.replace('redis://', 'redis://no-info:secret-pass@');
+    const store = new RedisStore({ url, keyPrefix: 'no-info', messageTtlSeconds: 60, logger });
+    try {
+      const [a, b] = [makeRecord(), makeRecord()];
+      await store.messages.enqueue([a]);
+      await store.messages.enqueue([b]);
+      await store.ping();
+      expect(await admin.exists(`no-info:m:{${a.id}}`, `no-info:m:{${b.id}}`)).toBe(2);
+      const said = warnings.map((l) => (JSON.parse(l) as { msg: string }).msg);
+      expect(said.filter((m) => m.includes('INFO is refused'))).toHaveLength(1);
+    } finally {
+      await store.close();
+      await admin.call('ACL', 'DELUSER', 'no-info');
     }
   });
 

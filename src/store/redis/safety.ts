@@ -68,12 +68,17 @@ export class DurabilityCheck {
   #problem: string | null = null;
   #checked = false;
   #warnedNoAof = false;
+  #warnedNoInfo = false;
   #running: Promise<void> | null = null;
 
   constructor(redis: Redis, logger: Logger, everyMs = 60_000) {
     this.#redis = redis;
     this.#log = logger;
-    redis.on('ready', () => void this.check());
+    // Each connection may reach another server (a failover): writes wait for its verdict.
+    redis.on('ready', () => {
+      this.#checked = false;
+      void this.check();
+    });
     this.#timer = setInterval(() => void this.check(), everyMs);
     this.#timer.unref();
   }
@@ -94,7 +99,20 @@ export class DurabilityCheck {
     let info: string;
     try {
       info = await this.#redis.info();
-    } catch {
+    } catch (err) {
+      // Refused (an ACL without @dangerous, a managed service that renames INFO) while the
+      // connection is up: the check cannot be made, and saying so once beats asking on every
+      // write. Unreachable: the writes fail by themselves, and the next 'ready' checks again.
+      if (this.#redis.status === 'ready') {
+        this.#checked = true;
+        if (!this.#warnedNoInfo) {
+          this.#warnedNoInfo = true;
+          this.#log.warn(
+            { err },
+            'redis store: INFO is refused, so the eviction policy cannot be checked; make sure it is noeviction',
+          );
+        }
+      }
       return;
     }
     this.#checked = true;
