@@ -231,6 +231,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     senders: senderPolicy,
     optouts: store.optouts,
     reply: (from, to, body) => gateway.submitKeywordReply(from, to, body),
+    storeReady: () => store.ping(),
     clock,
     logger,
     metrics,

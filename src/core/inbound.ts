@@ -26,6 +26,12 @@ export interface InboundOptions {
   optouts: OptOutStore;
   /** Queues a reply from `from` to `to` (E.164 with '+'), exempt from the opt-out list. */
   reply: (from: string, to: string, body: string) => Promise<MessageRecord>;
+  /**
+   * Rejects when the store takes no message now (unreachable, or a Redis that may evict): a
+   * keyword is then neither recorded nor answered, and the SMSC sends it again later, instead
+   * of its opt-out being recorded again on every resend while its reply cannot be queued.
+   */
+  storeReady?: () => Promise<void>;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -69,6 +75,7 @@ export class InboundHandler {
     if (match === null) return { kind: 'ignored', why: 'not_a_keyword' };
     const number = moNumber(pdu.source_addr);
     if (number === null) return { kind: 'ignored', why: 'bad_number' };
+    await this.#o.storeReady?.();
 
     const now = this.#o.clock.now();
     const entry: OptOutEntry = {

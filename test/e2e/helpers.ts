@@ -238,17 +238,18 @@ export function reportedDuplicates(metricsText: string, connector = 'carrier'): 
 }
 
 /**
- * The embedded configuration's gateway, its connector pointed at a raw SMSC the test plays (no
- * simulator): the test accepts the connection and answers the bind itself. Close `raw` before
+ * The embedded configuration's gateway (on `store`, else memory), its connector pointed at a raw
+ * SMSC the test plays (no simulator): the test accepts the connection and answers the bind itself. Close `raw` before
  * stopping the gateway: the raw SMSC never answers the unbind.
  */
-export async function gatewayOnRawSmsc(): Promise<{
+export async function gatewayOnRawSmsc(store?: StoreConfig): Promise<{
   raw: RawServer;
   gateway: GatewayHandle;
   config: SluiceConfig;
 }> {
   const raw = new RawServer();
   const config = embeddedConfig();
+  if (store) config.store = store;
   config.simulator.enabled = false;
   config.http.port = 0;
   config.connectors[0]!.port = await raw.listen();

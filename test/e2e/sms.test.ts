@@ -520,6 +520,43 @@ describe('two processes on one Redis', () => {
     }
   });
 
+  it('answers a STOP with ESME_RX_T_APPN, recording nothing, while Redis may evict; takes it once it may not', async () => {
+    const storeConfig = redisStore();
+    if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');
+    const admin = new Redis(storeConfig.url);
+    await admin.config('SET', 'maxmemory', '1gb');
+    await admin.config('SET', 'maxmemory-policy', 'volatile-lru');
+    const { raw, gateway } = await gatewayOnRawSmsc(storeConfig);
+    try {
+      const smsc = await raw.accept();
+      const bind = await smsc.expect('bind_transceiver');
+      smsc.sendPdu('bind_transceiver_resp', { system_id: 'raw' }, bind.sequence_number);
+      const stop = (seq: number) =>
+        smsc.sendPdu(
+          'deliver_sm',
+          { source_addr: '447700900125', destination_addr: '12345', short_message: Buffer.from('STOP') },
+          seq,
+        );
+      stop(1);
+      const refused = await smsc.expect('deliver_sm_resp');
+      expect([refused.sequence_number, refused.command_status]).toEqual([1, CommandStatus.ESME_RX_T_APPN]);
+      expect(await gateway.store.optouts.get('447700900125')).toEqual([]);
+      // Fixed: the SMSC's resend is taken, recorded once and confirmed.
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      stop(2);
+      const taken = await smsc.expect('deliver_sm_resp');
+      expect([taken.sequence_number, taken.command_status]).toEqual([2, 0]);
+      expect(await gateway.store.optouts.get('447700900125')).toHaveLength(1);
+      expect((await gateway.metrics.keywordEvents.get()).values.map((v) => v.value)).toEqual([1]);
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '0');
+      admin.disconnect();
+      await raw.close();
+      await gateway.stop('test done');
+    }
+  });
+
   it('says at start, at error level, that messages wait for a connector no longer configured', async () => {
     const storeConfig = redisStore();
     if (storeConfig.kind !== 'redis') throw new Error('a Redis store is needed');
