@@ -209,6 +209,18 @@ describe.each([
   });
 });
 
+/** A rig on the memory store and `clock` whose sender 12345 sends `perSecond` parts/s, burst 1. */
+function senderLimited(perSecond: number, clock: ManualClock): Promise<Rig> {
+  return startRig({
+    store: { kind: 'memory' },
+    clock,
+    edit: (c) => {
+      c.senders[0]!.rateLimit = perSecond;
+      c.senders[0]!.rateBurst = 1;
+    },
+  });
+}
+
 /** A rig whose API key takes `perSecond` messages/s with a burst of `burst`. */
 function keyLimited(perSecond: number, burst: number): Promise<Rig> {
   return startRig({
@@ -270,14 +282,7 @@ describe('an API key over its intake rate', () => {
 describe('sluice_throttled_waits_total{where="in_process"}', () => {
   it('counts a wait for the limit, not the fetch of tokens from the store', async () => {
     const clock = new ManualClock();
-    rig = await startRig({
-      store: { kind: 'memory' },
-      clock,
-      edit: (c) => {
-        c.senders[0]!.rateLimit = 2;
-        c.senders[0]!.rateBurst = 1;
-      },
-    });
+    rig = await senderLimited(2, clock);
     const r = rig;
     const inProcess = async () =>
       (await r.gateway.metrics.throttledWaits.get()).values
@@ -308,14 +313,7 @@ describe('turns handed to held messages', () => {
   it('are not taken past validity, and hold nothing up: a later campaign goes at the rate', async () => {
     const clock = new ManualClock();
     const t0 = clock.now();
-    rig = await startRig({
-      store: { kind: 'memory' },
-      clock,
-      edit: (c) => {
-        c.senders[0]!.rateLimit = 10;
-        c.senders[0]!.rateBurst = 1;
-      },
-    });
+    rig = await senderLimited(10, clock);
     const r = rig;
     const sentAt = new Map<string, number>();
     const expired = new Set<string>();
