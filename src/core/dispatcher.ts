@@ -463,7 +463,7 @@ export class Dispatcher {
       }
       // A wait for the limit, not for the store's next lease of tokens (a round trip, which a
       // process that was idle, or has spent its lease, always makes): counted only when it took
-      // longer than a lease's worth of the rate could.
+      // THROTTLED_WAIT_MIN_MS or more.
       if (clock.now() - now >= THROTTLED_WAIT_MIN_MS)
         metrics.throttledWaits.inc({ limit: limitName, where: 'in_process' });
       return { go: true };
