@@ -10,9 +10,32 @@ export interface LoggerOptions {
   name?: string;
 }
 
-/** The process logger: JSON lines on stdout. Created once in the composition root and passed down. */
-export function createLogger(options: LoggerOptions = {}): Logger {
-  return pino({ level: options.level ?? 'info', name: options.name ?? 'sluice' });
+/**
+ * The process logger: JSON lines on stdout (or `destination`). Created once in the composition
+ * root and passed down.
+ */
+export function createLogger(options: LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+  const settings: pino.LoggerOptions = {
+    level: options.level ?? 'info',
+    name: options.name ?? 'sluice',
+    serializers: { err: serializeError },
+  };
+  return destination ? pino(settings, destination) : pino(settings);
+}
+
+/**
+ * pino's error serializer, less what an error carries that must never reach a log: an ioredis
+ * error holds the command it failed on with its arguments, and those are AUTH's password, or a
+ * script's arguments (message records, with their text and numbers). The command's name stays.
+ */
+export function serializeError(err: Error): pino.SerializedError {
+  const out = pino.stdSerializers.err(err);
+  const command = (out as { command?: unknown }).command;
+  if (command !== undefined && command !== null && typeof command === 'object') {
+    const name = (command as { name?: unknown }).name;
+    (out as { command?: unknown }).command = { name: typeof name === 'string' ? name : '?' };
+  }
+  return out;
 }
 
 /** A logger that drops everything: the default for library classes built without one. */

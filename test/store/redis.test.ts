@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { MESSAGE_STATUSES, type MessageRecord } from '../../src/core/types.js';
+import { createLogger } from '../../src/logger.js';
 import { createStore, RedisStore, type RedisStoreOptions } from '../../src/store/index.js';
 import { GROUP } from '../../src/store/redis/index.js';
 import { decodeRecord, encodeRecord } from '../../src/store/redis/record.js';
@@ -484,6 +485,33 @@ describe('RedisStore', () => {
     } finally {
       await store.close();
       await admin.call('ACL', 'DELUSER', 'no-info');
+    }
+  });
+
+  it('never logs the password of a refused AUTH (ioredis errors carry the command and its arguments)', async () => {
+    const admin = redisServer.admin;
+    await admin.call('ACL', 'SETUSER', 'pw-user', 'on', '>RightPass123', '~*', '&*', '+@all');
+    let said!: (line: string) => void;
+    const refused = new Promise<string>((resolve) => {
+      said = resolve;
+    });
+    const logger = createLogger(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          if (line.includes('WRONGPASS')) said(line);
+        },
+      },
+    );
+    const url = redisServer.url.replace('redis://', 'redis://pw-user:WrongPw999@');
+    const store = new RedisStore({ url, keyPrefix: 'pw', messageTtlSeconds: 60, logger });
+    try {
+      const line = await refused;
+      expect(line).not.toContain('WrongPw999');
+      expect(JSON.parse(line).err.command).toEqual({ name: 'auth' });
+    } finally {
+      await store.close();
+      await admin.call('ACL', 'DELUSER', 'pw-user');
     }
   });
 
