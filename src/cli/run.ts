@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { isHost } from '../config/index.js';
 import { PROCESS_ROLES, roleStoreProblem, type SluiceConfig } from '../config/types.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../logger.js';
@@ -44,6 +45,16 @@ export const command: Command = {
       console.log(USAGE);
       return 0;
     }
+    // An empty --config (an unset "$CONFIG") must not fall back to the embedded dev setup.
+    if (values.config === '') {
+      console.error(`sluice run: --config needs a file path, got ''\n\n${USAGE}`);
+      return 2;
+    }
+    const httpHost = values['http-host'];
+    if (httpHost !== undefined && !isHost(httpHost)) {
+      console.error(`sluice run: --http-host must be a host name or IP address, got '${httpHost}'`);
+      return 2;
+    }
     let config: SluiceConfig;
     try {
       config = loadConfig(values.config);
@@ -54,9 +65,10 @@ export const command: Command = {
       }
       throw err;
     }
-    if (values['http-host'] !== undefined) config.http.host = values['http-host'];
+    if (httpHost !== undefined) config.http.host = httpHost;
     if (values['http-port'] !== undefined) {
-      const port = Number(values['http-port']);
+      // Digits only: Number('') is 0 (a random port), and '0x4E20' and '1e4' are numbers too.
+      const port = /^[0-9]{1,5}$/.test(values['http-port']) ? Number(values['http-port']) : Number.NaN;
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         console.error(`sluice run: --http-port must be an integer 0..65535, got '${values['http-port']}'`);
         return 2;

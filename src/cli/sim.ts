@@ -11,7 +11,7 @@ Runs an SMSC simulator on sluice's SMPP stack.
 
   --host HOST                 address to listen on (default 127.0.0.1)
   --port PORT                 SMPP port (default 2775; 0 picks a free one)
-  --control-port PORT         line-based control port (default 2776; 0 picks one; -1 disables)
+  --control-port PORT         line-based control port (default 2776; 0 picks one; --control-port=-1 disables)
   --account ID:PASSWORD       an account that may bind; repeatable (default sluice:sluice)
   --dlr-delay-ms MS           delay before a delivery receipt (default 100)
   --submit-delay-ms MS        delay before a submit_sm is answered (default 0)

@@ -1,4 +1,4 @@
-export { type Env, embeddedConfig, loadConfigFile, parseConfig } from './load.js';
+export { type Env, embeddedConfig, isHost, loadConfigFile, parseConfig } from './load.js';
 export type {
   ApiKeyConfig,
   BindPlanName,

@@ -152,6 +152,11 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_RULE = "1..64 letters, digits, '.', '_' or '-', starting with a letter or digit";
 /** Host names and IP literals: anything without whitespace; the resolver has the last word. */
 const HOST = /^\S+$/;
+
+/** Whether `value` is acceptable as a host (http.host, a connector's host, sluice run --http-host). */
+export function isHost(value: string): boolean {
+  return HOST.test(value);
+}
 /** SMPP C-Octet Strings carry ASCII; a multi-byte character would break the octet limits. */
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 /** Sent in an HTTP header, where spaces and control characters do not survive. */

@@ -33,3 +33,27 @@ describe('sluice run --role', () => {
     }
   });
 });
+
+describe('sluice run --config, --http-host and --http-port', () => {
+  it('refuses an empty --config (an unset "$CONFIG"), which would start the embedded dev setup', async () => {
+    const { code, said } = await refused(['--config', '']);
+    expect(code).toBe(2);
+    expect(said).toMatch(/^sluice run: --config needs a file path, got ''/);
+  });
+
+  it('refuses an --http-host the configuration would refuse (empty: every interface)', async () => {
+    expect(await refused(['--http-host', ''])).toEqual({
+      code: 2,
+      said: "sluice run: --http-host must be a host name or IP address, got ''",
+    });
+  });
+
+  it('takes --http-port in digits only', async () => {
+    for (const port of ['', ' ', '0x4E20', '1e4', '65536', '80.5']) {
+      expect(await refused(['--http-port', port])).toEqual({
+        code: 2,
+        said: `sluice run: --http-port must be an integer 0..65535, got '${port}'`,
+      });
+    }
+  });
+});
