@@ -28,7 +28,12 @@ import type {
   SluiceConfig,
   StoreConfig,
 } from './types.js';
-import { DEFAULT_REDIS_COMMAND_TIMEOUT_MS, PROCESS_ROLES, roleStoreProblem } from './types.js';
+import {
+  DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+  MAX_VALIDITY_SECONDS,
+  PROCESS_ROLES,
+  roleStoreProblem,
+} from './types.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -152,6 +157,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const NAME_RULE = "1..64 letters, digits, '.', '_' or '-', starting with a letter or digit";
 /** Host names and IP literals: anything without whitespace; the resolver has the last word. */
 const HOST = /^\S+$/;
+/** Rates (parts or messages per second) the limiter can hold: far above any carrier's. */
+const MAX_RATE = 1_000_000;
+/** Bursts: whole tokens the limiter counts exactly. */
+const MAX_BURST = 1_000_000_000;
 
 /** Whether `value` is acceptable as a host (http.host, a connector's host, sluice run --http-host). */
 export function isHost(value: string): boolean {
@@ -320,7 +329,7 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
     senders: senders.list,
     apiKeys,
     messages: {
-      defaultValiditySeconds: messages.integer('defaultValiditySeconds', 1, max, 172_800),
+      defaultValiditySeconds: messages.integer('defaultValiditySeconds', 1, MAX_VALIDITY_SECONDS, 172_800),
       // 255: the concatenation headers count parts in one octet.
       maxParts: messages.integer('maxParts', 1, 255, 10),
     },
@@ -421,7 +430,7 @@ function readConnectors(c: Checker, top: Section): Named<ConnectorConfig> {
       bind: s.oneOf('bind', BIND_PLANS, 'transceiver'),
       binds: s.integer('binds', 1, 64, 1),
       window: s.integer('window', 1, 10_000, 10),
-      tps: s.number('tps', 0, 0),
+      tps: s.number('tps', 0, 0, MAX_RATE),
       concatenation: s.oneOf('concatenation', SEGMENT_MODES, 'udh8'),
       source: readAddress(s.section('source', ADDRESS_KEYS)),
       destination: readAddress(s.section('destination', ADDRESS_KEYS)),
@@ -490,7 +499,7 @@ function readSenders(c: Checker, top: Section): Named<SenderConfig> {
     if (optOutScope === 'program' && program === null) {
       s.fail('optOutScope', 'is program, so the sender needs a program: set `program`');
     }
-    const rateLimit = s.number('rateLimit', 0, SENDER_RATE_DEFAULTS[type]);
+    const rateLimit = s.number('rateLimit', 0, SENDER_RATE_DEFAULTS[type], MAX_RATE);
     out.list.push({
       address,
       type,
@@ -499,7 +508,7 @@ function readSenders(c: Checker, top: Section): Named<SenderConfig> {
       program,
       optOutScope,
       rateLimit,
-      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, defaultBurst(rateLimit)),
+      rateBurst: s.integer('rateBurst', 1, MAX_BURST, defaultBurst(rateLimit)),
       maxQueueAgeSeconds: s.integer('maxQueueAgeSeconds', 1, Number.POSITIVE_INFINITY, 3600),
       quietHours: readQuietHours(c, s),
       keywords: readKeywords(c, s.section('keywords', KEYWORDS_KEYS)),
@@ -686,14 +695,14 @@ function readApiKeys(
     } else {
       keySenders = allowed.map((sender) => knownSender(c, sender, senders));
     }
-    const rateLimit = s.number('rateLimit', 0, 0);
+    const rateLimit = s.number('rateLimit', 0, 0, MAX_RATE);
     return {
       name,
       key,
       senders: keySenders,
       rateLimit,
       // One second's worth: a client's burst of requests, and a batch, up to that many messages.
-      rateBurst: s.integer('rateBurst', 1, Number.POSITIVE_INFINITY, Math.max(1, Math.ceil(rateLimit))),
+      rateBurst: s.integer('rateBurst', 1, MAX_BURST, Math.max(1, Math.ceil(rateLimit))),
     };
   });
 }

@@ -274,12 +274,15 @@ export class Section {
   }
 
   /** A finite number >= min (fractions allowed). */
-  number(key: string, min: number, fallback: number): number {
+  number(key: string, min: number, fallback: number, max = Number.POSITIVE_INFINITY): number {
     const value = this.#record[key];
     if (isAbsent(value)) return fallback;
     const n = typeof value === 'string' && DECIMAL.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < min) {
-      this.fail(key, `must be a number >= ${min}`);
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < min || n > max) {
+      this.fail(
+        key,
+        max === Number.POSITIVE_INFINITY ? `must be a number >= ${min}` : `must be a number ${min}..${max}`,
+      );
       return fallback;
     }
     return n;

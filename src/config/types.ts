@@ -20,6 +20,9 @@ export interface HttpConfig {
 /** store.commandTimeoutMs when the configuration names none (and RedisStore's own default). */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 5_000;
 
+/** The longest validity a message may have (30 days): a request's validitySeconds, the config's default. */
+export const MAX_VALIDITY_SECONDS = 2_592_000;
+
 export type StoreConfig =
   | { kind: 'memory' }
   | {

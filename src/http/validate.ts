@@ -6,6 +6,7 @@
  */
 
 import type { PlanOptions } from '../codec/index.js';
+import { MAX_VALIDITY_SECONDS } from '../config/types.js';
 import type { SubmitRequest } from '../core/api.js';
 import { MAX_REASON_LENGTH } from '../policy/optouts.js';
 import { parseQuietHours, QuietHoursError } from '../policy/quiet-hours.js';
@@ -16,7 +17,7 @@ export const LIMITS = {
   tagChars: 64,
   callbackUrlChars: 2048,
   /** 30 days. */
-  maxValiditySeconds: 2_592_000,
+  maxValiditySeconds: MAX_VALIDITY_SECONDS,
   batchItems: 1000,
   idempotencyKeyChars: 255,
   maxParts: 255,

@@ -51,8 +51,9 @@ describe('connectors', () => {
     ['connectors[1].window', 10_001, 'connectors[1].window must be an integer 1..10000, got 10001'],
     ['connectors[0].binds', 0, 'connectors[0].binds must be an integer 1..64, got 0'],
     ['connectors[0].binds', 65, 'connectors[0].binds must be an integer 1..64, got 65'],
-    ['connectors[0].tps', -1, 'connectors[0].tps must be a number >= 0, got -1'],
-    ['connectors[0].tps', 'fast', "connectors[0].tps must be a number >= 0, got 'fast'"],
+    ['connectors[0].tps', -1, 'connectors[0].tps must be a number 0..1000000, got -1'],
+    ['connectors[0].tps', 'fast', "connectors[0].tps must be a number 0..1000000, got 'fast'"],
+    ['connectors[0].tps', 1e7, 'connectors[0].tps must be a number 0..1000000, got 10000000'],
     [
       'connectors[0].concatenation',
       'udh',
@@ -472,7 +473,17 @@ describe('HTTP, messages, TTLs, log, simulator, shutdown', () => {
     ['http.host', '', "http.host must be a host name or IP address, got ''"],
     ['messages.maxParts', 0, 'messages.maxParts must be an integer 1..255, got 0'],
     ['messages.maxParts', 256, 'messages.maxParts must be an integer 1..255, got 256'],
-    ['messages.defaultValiditySeconds', 0, 'messages.defaultValiditySeconds must be an integer >= 1, got 0'],
+    [
+      'messages.defaultValiditySeconds',
+      0,
+      'messages.defaultValiditySeconds must be an integer 1..2592000, got 0',
+    ],
+    // A request may ask for 30 days at most; the default no more (a larger one failed every request).
+    [
+      'messages.defaultValiditySeconds',
+      2_592_001,
+      'messages.defaultValiditySeconds must be an integer 1..2592000, got 2592001',
+    ],
     ['ttl.messageSeconds', 0, 'ttl.messageSeconds must be an integer >= 1, got 0'],
     ['ttl.correlationSeconds', -5, 'ttl.correlationSeconds must be an integer >= 1, got -5'],
     ['ttl.idempotencySeconds', 1.5, 'ttl.idempotencySeconds must be an integer >= 1, got 1.5'],
@@ -529,15 +540,17 @@ describe('sender policy', () => {
       'acme alerts',
       "senders[0].program must be 1..64 letters, digits, '.', '_' or '-', starting with a letter or digit, got 'acme alerts'",
     ],
-    ['senders[0].rateLimit', -1, 'senders[0].rateLimit must be a number >= 0, got -1'],
-    ['senders[0].rateBurst', 0, 'senders[0].rateBurst must be an integer >= 1, got 0'],
+    ['senders[0].rateLimit', -1, 'senders[0].rateLimit must be a number 0..1000000, got -1'],
+    ['senders[0].rateBurst', 0, 'senders[0].rateBurst must be an integer 1..1000000000, got 0'],
     ['senders[0].maxQueueAgeSeconds', 0, 'senders[0].maxQueueAgeSeconds must be an integer >= 1, got 0'],
     [
       'senders[0].quietHours',
       { start: '8:00', end: '21:00' },
       "senders[0].quietHours.start quiet hours start must be a time of day 'HH:MM' (00:00..23:59), got '8:00'",
     ],
-    ['apiKeys[0].rateLimit', 'fast', "apiKeys[0].rateLimit must be a number >= 0, got 'fast'"],
+    ['apiKeys[0].rateLimit', 'fast', "apiKeys[0].rateLimit must be a number 0..1000000, got 'fast'"],
+    // Beyond what the limiter holds, every request failed with 500.
+    ['apiKeys[0].rateLimit', 1e300, 'apiKeys[0].rateLimit must be a number 0..1000000, got 1e+300'],
   ]);
   accepts([
     ['senders[0].rateLimit', 0],
