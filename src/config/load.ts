@@ -201,11 +201,20 @@ export function parseConfig(yamlText: string, env: Env, source = '<config>'): Sl
     prettyErrors: false,
     lineCounter,
   });
-  if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => {
-      const at = lineCounter.linePos(e.pos[0]);
-      return `  - line ${at.line}, column ${at.col}: ${e.message}`;
-    });
+  // An unknown tag (`password: !Pw1x`, unquoted) would be dropped and its value read as empty:
+  // an error, told by position only (the tag may be the secret itself).
+  const unknownTags = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  if (doc.errors.length > 0 || unknownTags.length > 0) {
+    const at = (pos: number) => {
+      const { line, col } = lineCounter.linePos(pos);
+      return `line ${line}, column ${col}`;
+    };
+    const lines = [
+      ...doc.errors.map((e) => `  - ${at(e.pos[0])}: ${e.message}`),
+      ...unknownTags.map(
+        (w) => `  - ${at(w.pos[0])}: a YAML tag sluice does not know (quote a value that starts with '!')`,
+      ),
+    ];
     throw new ConfigError(`${source}: not valid YAML:\n${lines.join('\n')}`);
   }
   let tree: unknown;
@@ -220,13 +229,21 @@ export function parseConfig(yamlText: string, env: Env, source = '<config>'): Sl
 
 /** Reads and checks a configuration file; messages name the file. */
 export function loadConfigFile(path: string, env: Env): SluiceConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new ConfigError(
       `cannot read the configuration file ${path}: ${e instanceof Error ? e.message : String(e)}`,
     );
+  }
+  let text: string;
+  try {
+    // Strict: a Latin-1 or UTF-16 file read as UTF-8 would turn its accents into U+FFFD, which
+    // keyword replies would then send to subscribers.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${path}: not UTF-8 text; save the configuration as UTF-8`);
   }
   return parseConfig(text, env, path);
 }

@@ -163,6 +163,15 @@ describe('YAML', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
+  it('refuses a tag it does not know, which would read as an empty value, without quoting it', () => {
+    const text = `${MINIMAL}x-secret: !Pw1x\n`;
+    const error = errorOf(() => parseConfig(text, {}, 'tags.yaml'));
+    expect(error.message).toMatch(
+      /^tags\.yaml: not valid YAML:\n {2}- line \d+, column \d+: a YAML tag sluice does not know/,
+    );
+    expect(error.message).not.toContain('Pw1x');
+  });
+
   it('refuses duplicate keys', () => {
     expect(errorOf(() => parseConfig('http: {}\nhttp: {}\n', {})).message).toContain(
       'Map keys must be unique',
@@ -336,6 +345,17 @@ describe('loadConfigFile', () => {
     expect(errorOf(() => loadConfigFile(path, {})).message).toBe(
       `${path}: 1 problem in the configuration:\n  - http.port must be an integer 0..65535, got -1`,
     );
+  });
+
+  it('refuses a file that is not UTF-8, rather than read its accents as U+FFFD', () => {
+    const path = join(dir, 'latin1.yaml');
+    writeFileSync(path, Buffer.from(`${MINIMAL}x-note: caf\u00e9\n`, 'latin1'));
+    expect(errorOf(() => loadConfigFile(path, {})).message).toBe(
+      `${path}: not UTF-8 text; save the configuration as UTF-8`,
+    );
+    // The same text in UTF-8, with a byte order mark, is read.
+    writeFileSync(path, `\ufeff${MINIMAL}x-note: caf\u00e9\n`);
+    expect(loadConfigFile(path, {}).connectors.length).toBeGreaterThan(0);
   });
 
   it('names the file it cannot read', () => {
