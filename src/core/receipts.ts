@@ -47,17 +47,11 @@ export interface Receipt {
 /** What a receipt is read from: a deliver_sm, or a data_sm (TLVs only, no short_message). */
 export type ReceiptPdu = Pick<Pdu<'deliver_sm'>, 'tlvs'> & { short_message?: Buffer };
 
-/** Reads a receipt; null when it is not a final receipt (ENROUTE, ACCEPTD, garbage). */
-export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | null {
-  const read = readReceiptOrWhyNot(pdu, at);
-  return typeof read === 'string' ? null : read;
-}
-
 /**
  * Reads a receipt, or says why there is none: `no_id` (neither receipted_message_id nor an id in
  * the text: a format not understood), `not_final` (ENROUTE, ACCEPTD, UNKNOWN, a vendor's state).
  */
-export function readReceiptOrWhyNot(pdu: ReceiptPdu, at: number): Receipt | 'no_id' | 'not_final' {
+export function readReceipt(pdu: ReceiptPdu, at: number): Receipt | 'no_id' | 'not_final' {
   // An empty receipted_message_id says nothing: the text's id is read instead.
   const tlvId = pdu.tlvs.receipted_message_id || undefined;
   const tlvState = pdu.tlvs.message_state;
@@ -165,7 +159,7 @@ export class ReceiptHandler {
   /** Records a receipt (deliver_sm or data_sm). Resolves once it is applied or stashed (then answer the SMSC). */
   async handle(pdu: ReceiptPdu): Promise<void> {
     const { store, connector } = this.#o;
-    const receipt = readReceiptOrWhyNot(pdu, this.#o.clock.now());
+    const receipt = readReceipt(pdu, this.#o.clock.now());
     if (typeof receipt === 'string') {
       // Counted: a carrier whose receipts turn unreadable shows as unreadable, not as silence.
       this.#o.metrics.receipts.inc({ connector, result: receipt === 'no_id' ? 'unreadable' : 'not_final' });
