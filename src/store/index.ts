@@ -12,7 +12,14 @@ import type { Store } from './types.js';
 export { DuplicateMessageError, StoreArgumentError } from './errors.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory/index.js';
 export { RedisStore, type RedisStoreOptions } from './redis/index.js';
-export type { CorrelationStore, MessageStore, QueueEntry, QueueStore, Store } from './types.js';
+export {
+  type CorrelationStore,
+  type MessageStore,
+  OUTBOX,
+  type QueueEntry,
+  type QueueStore,
+  type Store,
+} from './types.js';
 
 export interface CreateStoreOptions {
   clock?: Clock;

@@ -9,6 +9,15 @@ import type { MessageRecord, PartRef } from '../core/types.js';
 import type { OptOutStore } from '../policy/optouts.js';
 import type { RateLimitStore } from '../policy/ratelimit.js';
 
+/**
+ * The queue of status events waiting to be posted to their messages' callbackUrl: a QueueStore
+ * queue like a connector's (claim, ack, defer), whose entries are written by compareAndSet and
+ * putFinal in the same step as the record they describe, so no transition's event is lost to a
+ * crash in between. Its entries' messageId is the event (core/callbacks.ts). No connector can
+ * have this name (configured names start with a letter or digit).
+ */
+export const OUTBOX = '~callbacks';
+
 /** One queued message, as handed to a dispatcher. */
 export interface QueueEntry {
   /** Opaque id of the queue entry (a Redis Stream id), used to ack or defer it. */
@@ -48,17 +57,21 @@ export interface MessageStore {
    */
   enqueue(records: readonly MessageRecord[]): Promise<void>;
 
-  /** Writes records that go to no queue (rejected or blocked at intake), for GET to find. */
-  putFinal(records: readonly MessageRecord[]): Promise<void>;
+  /**
+   * Writes records that go to no queue (rejected or blocked at intake), for GET to find, and
+   * appends `outbox` to the OUTBOX queue in the same step.
+   */
+  putFinal(records: readonly MessageRecord[], outbox?: readonly string[]): Promise<void>;
 
   getMany(ids: readonly string[]): Promise<Array<MessageRecord | null>>;
 
   /**
    * Replaces the record only if the stored one still has `expectedVersion`; the caller has
    * already bumped `record.version`. Returns false (and writes nothing) on a version mismatch or
-   * a missing record: the caller reads again and reapplies its change.
+   * a missing record: the caller reads again and reapplies its change. When it writes, it
+   * appends `outbox` to the OUTBOX queue in the same atomic step.
    */
-  compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean>;
+  compareAndSet(record: MessageRecord, expectedVersion: number, outbox?: readonly string[]): Promise<boolean>;
 
   /**
    * Idempotency, first step: binds `key` of `account` to the claim, as pending, for

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ManualClock } from '../../src/clock.js';
 import type { MessageRecord, PartRef } from '../../src/core/types.js';
-import type { QueueEntry, Store } from '../../src/store/types.js';
+import { OUTBOX, type QueueEntry, type Store } from '../../src/store/types.js';
 
 export interface StoreHarness {
   store: Store;
@@ -249,6 +249,37 @@ export function describeStoreContract(
         expect(await store.messages.compareAndSet({ ...next, version: 100 }, 99)).toBe(false);
         expect(await store.messages.compareAndSet({ ...next, version: 8 }, 7)).toBe(false);
         expect(await store.messages.getMany([a.id])).toEqual([next]);
+      });
+
+      it('compareAndSet appends its outbox events with the write, and none when it does not write', async () => {
+        const a = makeRecord();
+        const b = makeRecord();
+        await store.messages.enqueue([a, b]);
+        const next = { ...a, status: 'sent' as const, version: 2 };
+        // Issued together (one batch on Redis): b's stale write must not append its events.
+        const written = await Promise.all([
+          store.messages.compareAndSet(next, 1, ['a sent', 'a delivered']),
+          store.messages.compareAndSet({ ...b, version: 6 }, 5, ['b failed']),
+          store.messages.compareAndSet({ ...b, version: 2 }, 1),
+        ]);
+        expect(written).toEqual([true, false, true]);
+        expect(await store.queue.depth(OUTBOX)).toBe(2);
+        const events = await store.queue.claim(OUTBOX, 'poster', 10, 0, 60_000);
+        expect(messageIds(events)).toEqual(['a sent', 'a delivered']);
+        // The outbox is no connector's queue.
+        expect(await store.queue.depth('c1')).toBe(2);
+        expect(await store.messages.compareAndSet({ ...next, version: 3 }, 1, ['a again'])).toBe(false);
+        expect(await store.queue.claim(OUTBOX, 'poster', 10, 0, 60_000)).toEqual([]);
+      });
+
+      it('putFinal appends its outbox events with the records', async () => {
+        const a = makeRecord({ status: 'blocked' });
+        await store.messages.putFinal([a], [`${a.id} blocked`]);
+        expect(await store.messages.getMany([a.id])).toEqual([a]);
+        const events = await store.queue.claim(OUTBOX, 'poster', 10, 0, 60_000);
+        expect(messageIds(events)).toEqual([`${a.id} blocked`]);
+        await store.queue.ack(OUTBOX, [events[0]!.entryId]);
+        expect(await store.queue.depth(OUTBOX)).toBe(0);
       });
 
       it('compareAndSet of a missing record is false and writes nothing', async () => {

@@ -21,6 +21,7 @@ import type {
   QueueStore,
   Store,
 } from '../types.js';
+import { OUTBOX } from '../types.js';
 import { MemoryOptOutStore } from './optouts.js';
 import { MemoryRateLimitStore } from './ratelimit.js';
 import { ExpiringMap, MinHeap } from './structures.js';
@@ -107,12 +108,13 @@ export class MemoryMessageStore implements MessageStore {
     this.#queue.notifyAppended();
   }
 
-  async putFinal(records: readonly MessageRecord[]): Promise<void> {
+  async putFinal(records: readonly MessageRecord[], outbox: readonly string[] = []): Promise<void> {
     const now = this.#clock.now();
     const expiresAt = now + this.#ttlMs;
     for (const r of records) {
       this.#records.set(r.id, { json: JSON.stringify(r), version: r.version }, expiresAt, now);
     }
+    this.#toOutbox(outbox);
   }
 
   async getMany(ids: readonly string[]): Promise<Array<MessageRecord | null>> {
@@ -124,11 +126,24 @@ export class MemoryMessageStore implements MessageStore {
     });
   }
 
-  async compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean> {
+  async compareAndSet(
+    record: MessageRecord,
+    expectedVersion: number,
+    outbox: readonly string[] = [],
+  ): Promise<boolean> {
     const now = this.#clock.now();
     const stored = this.#records.get(record.id, now);
     if (stored === undefined || stored.version !== expectedVersion) return false;
-    return this.#records.replace(record.id, { json: JSON.stringify(record), version: record.version }, now);
+    if (!this.#records.replace(record.id, { json: JSON.stringify(record), version: record.version }, now))
+      return false;
+    this.#toOutbox(outbox);
+    return true;
+  }
+
+  #toOutbox(events: readonly string[]): void {
+    if (events.length === 0) return;
+    for (const e of events) this.#queue.append(OUTBOX, e);
+    this.#queue.notifyAppended();
   }
 
   async claimIdempotencyKey(

@@ -28,6 +28,7 @@ import type {
   QueueStore,
   Store,
 } from '../types.js';
+import { OUTBOX } from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
 import {
   ACK,
@@ -247,6 +248,7 @@ interface CasItem {
   key: string;
   expected: string;
   json: string;
+  outbox: readonly string[];
 }
 
 export class RedisMessageStore implements MessageStore {
@@ -310,10 +312,20 @@ export class RedisMessageStore implements MessageStore {
     });
   }
 
-  async putFinal(records: readonly MessageRecord[]): Promise<void> {
+  async putFinal(records: readonly MessageRecord[], outbox: readonly string[] = []): Promise<void> {
     const { redis, keys } = this.#ctx;
-    // Issued in one tick: auto-pipelining sends them as one write.
-    await Promise.all(records.map((r) => redis.set(keys.message(r.id), encodeRecord(r), 'EX', this.#ttl)));
+    if (outbox.length === 0) {
+      // Issued in one tick: auto-pipelining sends them as one write.
+      await Promise.all(records.map((r) => redis.set(keys.message(r.id), encodeRecord(r), 'EX', this.#ttl)));
+      return;
+    }
+    // The records and their events together (MULTI): never one without the other.
+    const tx = redis.multi();
+    for (const r of records) tx.set(keys.message(r.id), encodeRecord(r), 'EX', this.#ttl);
+    for (const e of outbox) tx.xadd(keys.stream(OUTBOX), '*', 'm', e);
+    const replies = await tx.exec();
+    const failed = replies?.find(([err]) => err !== null)?.[0];
+    if (!replies || failed) throw failed ?? new Error('redis store: the putFinal transaction was discarded');
   }
 
   async getMany(ids: readonly string[]): Promise<Array<MessageRecord | null>> {
@@ -323,24 +335,30 @@ export class RedisMessageStore implements MessageStore {
     return values.map(decodeRecord);
   }
 
-  compareAndSet(record: MessageRecord, expectedVersion: number): Promise<boolean> {
+  compareAndSet(
+    record: MessageRecord,
+    expectedVersion: number,
+    outbox: readonly string[] = [],
+  ): Promise<boolean> {
     // Encoded now: the caller may change its copy once this resolves.
     return this.#writes.add({
       key: this.#ctx.keys.message(record.id),
       expected: String(expectedVersion),
       json: encodeRecord(record),
+      outbox,
     });
   }
 
   async #compareAndSetMany(items: readonly CasItem[]): Promise<boolean[]> {
-    const keys = new Array<string>(items.length);
-    const args = new Array<string>(items.length * 2);
+    const keys = new Array<string>(items.length + 1);
+    const args: Array<string | number> = [];
     for (let i = 0; i < items.length; i++) {
       const item = items[i]!;
       keys[i] = item.key;
-      args[2 * i] = item.expected;
-      args[2 * i + 1] = item.json;
+      args.push(item.expected, item.json, item.outbox.length);
+      for (const e of item.outbox) args.push(e);
     }
+    keys[items.length] = this.#ctx.keys.stream(OUTBOX);
     const reply = await runScript(this.#ctx.redis, COMPARE_AND_SET, keys, args);
     return replyPerItem(reply, items.length, 'compare-and-set').map((r) => r === 1);
   }

@@ -60,26 +60,33 @@ return out
 );
 
 /**
- * Compare-and-set of several records. KEYS: record keys. ARGV: expected version and new JSON of
- * each, in pairs. A record starts with its layout number and version, `[1,N,` (record.ts), or,
- * written before that layout, with {"version":N: an anchored match reads the version without
- * decoding the record and cannot be fooled by a "version" inside the body or a nested object. KEEPTTL: the record still expires when it was
- * first meant to. Returns 1 (written) or 0 (missing, or another version) per key, in order; a key
+ * Compare-and-set of several records. KEYS: record keys, then the OUTBOX stream. ARGV, per
+ * record: expected version, new JSON, the number N of outbox events, and those N events. A record
+ * starts with its layout number and version, `[1,N,` (record.ts), or, written before that
+ * layout, with {"version":N: an anchored match reads the version without decoding the record and
+ * cannot be fooled by a "version" inside the body or a nested object. KEEPTTL: the record still
+ * expires when it was first meant to. A record written appends its events to the outbox in the
+ * same step. Returns 1 (written) or 0 (missing, or another version) per record, in order; a key
  * named twice is checked against what the first write left.
  */
 export const COMPARE_AND_SET = script(
   'compareAndSet',
   `
 local out = {}
-for i = 1, #KEYS do
+local outbox = KEYS[#KEYS]
+local a = 1
+for i = 1, #KEYS - 1 do
+  local n = tonumber(ARGV[a + 2])
   local cur = redis.call('GET', KEYS[i])
   local v = cur and (string.match(cur, '^%[1,(%-?%d+),') or string.match(cur, '^{"version":(%-?%d+)'))
-  if v and v == ARGV[2 * i - 1] then
-    redis.call('SET', KEYS[i], ARGV[2 * i], 'KEEPTTL')
+  if v and v == ARGV[a] then
+    redis.call('SET', KEYS[i], ARGV[a + 1], 'KEEPTTL')
+    for j = 1, n do redis.call('XADD', outbox, '*', 'm', ARGV[a + 2 + j]) end
     out[i] = 1
   else
     out[i] = 0
   end
+  a = a + 3 + n
 end
 return out
 `,
