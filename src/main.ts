@@ -20,6 +20,7 @@ import { ReceiptHandler } from './core/receipts.js';
 import { Router } from './core/router.js';
 import type { MessageRecord } from './core/types.js';
 import { ConfigError, SmppStatusError } from './errors.js';
+import { CallbackPoster } from './http/callbacks.js';
 import { createHttpServer } from './http/server.js';
 import { type Logger, maskNumber } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -28,7 +29,7 @@ import { Simulator } from './sim/index.js';
 import { CommandStatus, ESM_CLASS_TYPE_MASK, EsmClass, SmppClient } from './smpp/index.js';
 import type { AppRequest, Session } from './smpp/session.js';
 import { createStore } from './store/index.js';
-import type { Store } from './store/types.js';
+import { OUTBOX, type Store } from './store/types.js';
 
 /**
  * The configuration to run with: the file's, its ${VAR} references resolved from this process's
@@ -216,6 +217,23 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     );
   }
 
+  // Status callbacks go out from the processes that dispatch (their events come from every process).
+  const callbacks = runsDispatch
+    ? new CallbackPoster({
+        store,
+        config: config.callbacks,
+        secrets: new Map(
+          config.apiKeys.flatMap((k) => (k.callbackSecret ? [[k.name, k.callbackSecret]] : [])),
+        ),
+        consumer,
+        reclaimIdleMs: options.reclaimIdleMs ?? config.queue.reclaimSeconds * 1000,
+        clock,
+        logger,
+        metrics,
+        ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
+      })
+    : null;
+
   const gateway = new Gateway({
     config,
     store,
@@ -267,6 +285,8 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
           oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000,
         );
     }
+    const callbacksWaiting = await store.queue.depth(OUTBOX).catch(() => null);
+    if (callbacksWaiting !== null) metrics.callbacksWaiting.set(callbacksWaiting);
   };
   await sample();
   const sampler = setInterval(() => void sample(), 1_000);
@@ -290,7 +310,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
       });
       const orderly = (async () => {
         await http.close();
-        await Promise.all(dispatchers.map((d) => d.stop()));
+        await Promise.all([...dispatchers.map((d) => d.stop()), callbacks?.stop()]);
         leaser.close();
         await Promise.all([...clients.values()].map((c) => c.stop()));
         await simulator?.stop();
@@ -313,6 +333,7 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
   }
   for (const client of clients.values()) client.start();
   for (const d of dispatchers) d.start();
+  callbacks?.start();
   if (runsDispatch) void reportUnconfiguredQueues(store, new Set(clients.keys()), logger, () => stopping);
   return { httpPort, events, store, metrics, stop };
 }
@@ -329,7 +350,7 @@ async function reportUnconfiguredQueues(
 ): Promise<void> {
   try {
     for (const [connector, waiting] of await store.queue.waiting()) {
-      if (configured.has(connector)) continue;
+      if (configured.has(connector) || connector === OUTBOX) continue;
       logger.error(
         { connector, waiting },
         'messages are queued for a connector that is not configured: nobody sends them; configure it again under that name to send them',

@@ -171,7 +171,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: QUEUE_AGE_BUCKETS,
       registers: [registry],
     }),
+    callbacks: new Counter({
+      name: 'sluice_callbacks_total',
+      help: 'Status callback POSTs by outcome: ok (2xx), retry (no answer in time, 3xx, 408, 425, 429, 5xx: tried again later), refused (another 4xx: dropped), expired (not taken within callbacks.maxAgeSeconds: dropped), no_record (the message record is gone: dropped).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    callbackSeconds: new Histogram({
+      name: 'sluice_callback_seconds',
+      help: 'Time for a status callback POST to be answered (any status), timeouts excluded.',
+      buckets: RESPONSE_BUCKETS,
+      registers: [registry],
+    }),
+    callbacksWaiting: new Gauge({
+      name: 'sluice_callbacks_waiting',
+      help: 'Status callback events waiting to be posted (queued, retrying, or in flight).',
+      registers: [registry],
+    }),
   };
+  for (const outcome of ['ok', 'retry', 'refused', 'expired', 'no_record']) m.callbacks.inc({ outcome }, 0);
   return m;
 }
 

@@ -14,6 +14,7 @@ import { Checker, type Item, isMapping, Section } from './reader.js';
 import type {
   ApiKeyConfig,
   BindPlanName,
+  CallbacksConfig,
   ConnectorConfig,
   HttpConfig,
   KeywordsConfig,
@@ -52,6 +53,7 @@ const TOP_KEYS = keysOf<SluiceConfig>({
   apiKeys: true,
   messages: true,
   queue: true,
+  callbacks: true,
   ttl: true,
   simulator: true,
   log: true,
@@ -102,9 +104,16 @@ const API_KEY_KEYS = keysOf<ApiKeyConfig>({
   senders: true,
   rateLimit: true,
   rateBurst: true,
+  callbackSecret: true,
 });
 const MESSAGES_KEYS = keysOf<SluiceConfig['messages']>({ defaultValiditySeconds: true, maxParts: true });
 const QUEUE_KEYS = keysOf<SluiceConfig['queue']>({ reclaimSeconds: true });
+const CALLBACKS_KEYS = keysOf<CallbacksConfig>({
+  enabled: true,
+  timeoutMs: true,
+  concurrency: true,
+  maxAgeSeconds: true,
+});
 const TTL_KEYS = keysOf<SluiceConfig['ttl']>({
   messageSeconds: true,
   correlationSeconds: true,
@@ -334,6 +343,7 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
 
   const messages = top.section('messages', MESSAGES_KEYS);
   const queue = top.section('queue', QUEUE_KEYS);
+  const reclaimSeconds = queue.integer('reclaimSeconds', 1, 3600, 30);
   const ttl = top.section('ttl', TTL_KEYS);
   const log = top.section('log', LOG_KEYS);
   const max = Number.POSITIVE_INFINITY;
@@ -350,7 +360,8 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
       // 255: the concatenation headers count parts in one octet.
       maxParts: messages.integer('maxParts', 1, 255, 10),
     },
-    queue: { reclaimSeconds: queue.integer('reclaimSeconds', 1, 3600, 30) },
+    queue: { reclaimSeconds },
+    callbacks: readCallbacks(top.section('callbacks', CALLBACKS_KEYS), reclaimSeconds),
     ttl: {
       messageSeconds: ttl.integer('messageSeconds', 1, max, 604_800),
       correlationSeconds: ttl.integer('correlationSeconds', 1, max, 259_200),
@@ -359,6 +370,18 @@ function readConfig(c: Checker, value: unknown): SluiceConfig {
     simulator,
     log: { level: log.oneOf('level', LOG_LEVELS, 'info') },
     shutdownTimeoutSeconds: top.integer('shutdownTimeoutSeconds', 1, 3600, 20),
+  };
+}
+
+function readCallbacks(s: Section, reclaimSeconds: number): CallbacksConfig {
+  // A POST outlasting the reclaim time would see its event taken over, and posted again, by
+  // another process while it still waits: a third of it, as the dispatchers keep their entries.
+  const longest = Math.max(1, Math.floor((reclaimSeconds * 1000) / 3));
+  return {
+    enabled: s.boolean('enabled', true),
+    timeoutMs: s.integer('timeoutMs', 1, longest, Math.min(5_000, longest)),
+    concurrency: s.integer('concurrency', 1, 1_000, 32),
+    maxAgeSeconds: s.integer('maxAgeSeconds', 1, MAX_VALIDITY_SECONDS, 86_400),
   };
 }
 
@@ -720,8 +743,23 @@ function readApiKeys(
       rateLimit,
       // One second's worth: a client's burst of requests, and a batch, up to that many messages.
       rateBurst: s.integer('rateBurst', 1, MAX_BURST, Math.max(1, Math.ceil(rateLimit))),
+      callbackSecret: readCallbackSecret(s),
     };
   });
+}
+
+function readCallbackSecret(s: Section): string | null {
+  const secret = s.nullableString('callbackSecret', 'a secret of visible ASCII characters');
+  if (secret === null || typeof s.raw('callbackSecret') !== 'string') return secret;
+  // Shown by its length only, as the API key.
+  if (!VISIBLE_ASCII.test(secret)) {
+    s.fail('callbackSecret', 'must be visible ASCII characters (no spaces)', { secret: true });
+  } else if (secret.length < MIN_API_KEY_LENGTH || secret.length > 256) {
+    s.fail('callbackSecret', `must be ${MIN_API_KEY_LENGTH} to 256 characters, got ${secret.length}`, {
+      secret: true,
+    });
+  }
+  return secret;
 }
 
 // ---------------------------------------------------------------------------------------------------

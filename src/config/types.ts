@@ -117,6 +117,23 @@ export interface ApiKeyConfig {
   /** Messages per second this key may submit, across every instance; 0: no limit. */
   rateLimit: number;
   rateBurst: number;
+  /**
+   * The key that signs the status callbacks of this key's messages (HMAC-SHA256, header
+   * Sluice-Signature), so their receiver can tell them from forgeries; null: unsigned.
+   */
+  callbackSecret: string | null;
+}
+
+/** Status callbacks: POSTs to a message's callbackUrl when it is sent and when it ends. */
+export interface CallbacksConfig {
+  /** false: a request naming a callbackUrl is refused (422), and sluice posts nothing. */
+  enabled: boolean;
+  /** How long a POST may take to be answered before it counts as failed and is tried again. */
+  timeoutMs: number;
+  /** POSTs in flight at once, per dispatching process. */
+  concurrency: number;
+  /** An event still not taken this long after its transition is dropped (logged and counted). */
+  maxAgeSeconds: number;
 }
 
 export interface SimulatorConfig {
@@ -165,6 +182,7 @@ export interface SluiceConfig {
      */
     reclaimSeconds: number;
   };
+  callbacks: CallbacksConfig;
   ttl: {
     /** How long a message record is kept after it was created. */
     messageSeconds: number;

@@ -24,6 +24,7 @@ import type {
   Requester,
   SubmitRequest,
 } from './api.js';
+import { callbackEntries } from './callbacks.js';
 import type { Intake } from './intake.js';
 import { block } from './lattice.js';
 import type { MessageRecord } from './types.js';
@@ -139,7 +140,7 @@ export class Gateway implements GatewayApi {
       stillThere(requester);
       if (scope) {
         block(record, record.createdAt, scope);
-        await unavailableOnFailure(() => messages.putFinal([record]));
+        await unavailableOnFailure(() => messages.putFinal([record], callbackEntries(record, 0)));
       } else {
         await unavailableOnFailure(() => messages.enqueue([record]));
       }
@@ -227,9 +228,13 @@ export class Gateway implements GatewayApi {
     }
     // One write each for the queued and the blocked: every valid item is durable, or the request
     // fails with 503 (a blocked record written before a failed enqueue is only a record: nothing
-    // was sent, and the client retries the whole batch).
+    // was sent, and the client retries the whole batch; its blocked callback, if it has a
+    // callbackUrl, names an id the client never got).
     stillThere(requester);
-    if (blocked.length > 0) await unavailableOnFailure(() => this.#o.store.messages.putFinal(blocked));
+    if (blocked.length > 0) {
+      const outbox = blocked.flatMap((r) => callbackEntries(r, 0));
+      await unavailableOnFailure(() => this.#o.store.messages.putFinal(blocked, outbox));
+    }
     if (queued.length > 0) await unavailableOnFailure(() => this.#o.store.messages.enqueue(queued));
     for (const r of blocked) this.#count(r);
     for (const r of queued) this.#count(r);

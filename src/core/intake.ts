@@ -115,6 +115,11 @@ export class Intake {
         { field: 'body', message: 'too long' },
       ]);
     }
+    if (request.callbackUrl !== undefined && !this.#config.callbacks.enabled) {
+      throw new ApiError(422, 'unprocessable', 'status callbacks are turned off on this gateway', [
+        { field: 'callbackUrl', message: 'not taken here: follow the status with GET /v1/messages/{id}' },
+      ]);
+    }
     const plan = planOrExplain(request, sender, connector, this.#config.messages.maxParts);
     const now = this.#now();
     const validity = request.validitySeconds ?? this.#config.messages.defaultValiditySeconds;

@@ -70,7 +70,7 @@ describe('all problems at once', () => {
 
   it('refuses a document that is not a mapping', () => {
     expect(problemsOf(() => parseConfig('- connectors', {}))).toEqual([
-      'the configuration must be a mapping of settings (role, http, store, connectors, routes, senders, apiKeys, messages, queue, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
+      'the configuration must be a mapping of settings (role, http, store, connectors, routes, senders, apiKeys, messages, queue, callbacks, ttl, simulator, log, shutdownTimeoutSeconds), got a list',
     ]);
   });
 
@@ -287,9 +287,19 @@ describe('defaults', () => {
           replies: { optOut: null, optIn: null, help: null },
         },
       ],
-      apiKeys: [{ name: 'web', key: '0123456789abcdef', senders: ['*'], rateLimit: 0, rateBurst: 1 }],
+      apiKeys: [
+        {
+          name: 'web',
+          key: '0123456789abcdef',
+          senders: ['*'],
+          rateLimit: 0,
+          rateBurst: 1,
+          callbackSecret: null,
+        },
+      ],
       messages: { defaultValiditySeconds: 172_800, maxParts: 10 },
       queue: { reclaimSeconds: 30 },
+      callbacks: { enabled: true, timeoutMs: 5_000, concurrency: 32, maxAgeSeconds: 86_400 },
       ttl: { messageSeconds: 604_800, correlationSeconds: 259_200, idempotencySeconds: 86_400 },
       simulator: {
         enabled: false,
@@ -397,7 +407,7 @@ describe('embeddedConfig', () => {
     ]);
     expect(config.routes).toEqual([{ connector: 'sim', senders: [], prefixes: [] }]);
     expect(config.apiKeys).toEqual([
-      { name: 'dev', key: 'dev-key', senders: ['*'], rateLimit: 0, rateBurst: 1 },
+      { name: 'dev', key: 'dev-key', senders: ['*'], rateLimit: 0, rateBurst: 1, callbackSecret: null },
     ]);
     expect(config.log.level).toBe('info');
   });
@@ -405,7 +415,10 @@ describe('embeddedConfig', () => {
   it('passes the same validation as a file (its short key only because it is dev mode)', () => {
     const asYaml = yamlOf(embeddedConfig() as unknown as Record<string, unknown>);
     expect(parseConfig(asYaml, {})).toEqual(embeddedConfig());
-    const production = asYaml.replace('enabled: true', 'enabled: false');
+    const production = yamlOf({
+      ...(embeddedConfig() as unknown as Record<string, unknown>),
+      simulator: { ...embeddedConfig().simulator, enabled: false },
+    });
     expect(problemsOf(() => parseConfig(production, {}))).toEqual([
       'apiKeys[0].key must be at least 16 characters, got 7 (shorter keys are allowed only in dev mode: memory store with the simulator enabled)',
     ]);

@@ -604,3 +604,56 @@ describe('role', () => {
     expect(parseTree(withValue(baseTree(), 'store', { kind: 'memory' })).role).toBe('all');
   });
 });
+
+describe('callbacks', () => {
+  rejects([
+    // A third of queue.reclaimSeconds (30 s by default): a POST must end before its event is reclaimed.
+    ['callbacks.timeoutMs', 10_001, 'callbacks.timeoutMs must be an integer 1..10000, got 10001'],
+    ['callbacks.timeoutMs', 0, 'callbacks.timeoutMs must be an integer 1..10000, got 0'],
+    ['callbacks.concurrency', 0, 'callbacks.concurrency must be an integer 1..1000, got 0'],
+    [
+      'callbacks.maxAgeSeconds',
+      2_592_001,
+      'callbacks.maxAgeSeconds must be an integer 1..2592000, got 2592001',
+    ],
+    ['callbacks.enabled', 'yes', "callbacks.enabled must be true or false, got 'yes'"],
+    [
+      'callbacks.retries',
+      3,
+      'callbacks.retries is an unknown key (known: enabled, timeoutMs, concurrency, maxAgeSeconds)',
+    ],
+    // Told by length only, as the API key itself.
+    ['apiKeys[0].callbackSecret', 'short', 'apiKeys[0].callbackSecret must be 16 to 256 characters, got 5'],
+    [
+      'apiKeys[0].callbackSecret',
+      'has a space in it, somewhere',
+      'apiKeys[0].callbackSecret must be visible ASCII characters (no spaces)',
+    ],
+    // A number is read as the string it spells, and that is too short.
+    ['apiKeys[0].callbackSecret', 42, 'apiKeys[0].callbackSecret must be 16 to 256 characters, got 2'],
+    [
+      'apiKeys[0].callbackSecret',
+      ['a', 'list'],
+      'apiKeys[0].callbackSecret must be a secret of visible ASCII characters or null, got a list',
+    ],
+  ]);
+  accepts([
+    ['callbacks.timeoutMs', 10_000],
+    ['callbacks.enabled', false],
+    ['apiKeys[0].callbackSecret', 'whsec-0123456789abcdef'],
+    ['apiKeys[0].callbackSecret', null],
+  ]);
+
+  it('defaults to on, 5 s, 32 at once, a day; a timeout bounded by a third of queue.reclaimSeconds', () => {
+    expect(parseTree(baseTree()).callbacks).toEqual({
+      enabled: true,
+      timeoutMs: 5_000,
+      concurrency: 32,
+      maxAgeSeconds: 86_400,
+    });
+    expect(parseTree(withValue(baseTree(), 'queue.reclaimSeconds', 6)).callbacks.timeoutMs).toBe(2_000);
+    expect(
+      problemsIn(withValues(baseTree(), { 'queue.reclaimSeconds': 3, 'callbacks.timeoutMs': 1_500 })),
+    ).toEqual(['callbacks.timeoutMs must be an integer 1..1000, got 1500']);
+  });
+});

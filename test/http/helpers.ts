@@ -26,8 +26,15 @@ import { MemoryOptOutStore } from '../../src/store/memory/optouts.js';
 import { senderConfig } from '../support/config.js';
 
 export const KEYS: ApiKeyConfig[] = [
-  { name: 'acme', key: 'acme-secret-key-0123456789', senders: ['*'], rateLimit: 0, rateBurst: 1 },
-  { name: 'beta', key: 'beta-key', senders: ['BETA'], rateLimit: 0, rateBurst: 1 },
+  {
+    name: 'acme',
+    key: 'acme-secret-key-0123456789',
+    senders: ['*'],
+    rateLimit: 0,
+    rateBurst: 1,
+    callbackSecret: null,
+  },
+  { name: 'beta', key: 'beta-key', senders: ['BETA'], rateLimit: 0, rateBurst: 1, callbackSecret: null },
 ];
 export const ACME = `Bearer ${KEYS[0]!.key}`;
 export const MAX_BODY = 4096;

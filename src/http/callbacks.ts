@@ -1,0 +1,288 @@
+/**
+ * Status callbacks, posted: each event of the OUTBOX queue (core/callbacks.ts) goes to its
+ * message's callbackUrl as a JSON POST, at least once, until the receiver answers 2xx, refuses it
+ * for good (a 4xx other than 408, 425 and 429), or callbacks.maxAgeSeconds have passed since the
+ * transition. Failures are tried again with exponential backoff, through the queue, so a retry
+ * survives a restart and any dispatching process may make it. Runs in every process that
+ * dispatches.
+ *
+ * The body is the event and the message as GET /v1/messages/{id} shows it when the POST is made:
+ * an earlier event can arrive after a later one, and its `message.status` is then already the
+ * later status. With the API key's callbackSecret, Sluice-Signature is an HMAC-SHA256 of
+ * `<Sluice-Timestamp>.<body>`.
+ */
+import { createHmac } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { CallbacksConfig } from '../config/types.js';
+import {
+  type CallbackEvent,
+  callbackEventId,
+  decodeCallbackEvent,
+  encodeCallbackEvent,
+} from '../core/callbacks.js';
+import type { MessageRecord } from '../core/types.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { OUTBOX, type QueueEntry, type Store } from '../store/types.js';
+import { VERSION } from '../version.js';
+import { renderMessage } from './render.js';
+
+/** The longest wait between two tries of one event. */
+const MAX_BACKOFF_MS = 600_000;
+/** How long a claim waits for events before the loop looks round (to stop, say): as a dispatcher's. */
+const CLAIM_WAIT_MS = 500;
+
+export interface CallbackPosterOptions {
+  store: Store;
+  config: CallbacksConfig;
+  /** callbackSecret by API key name (the record's account); a key without one signs nothing. */
+  secrets: ReadonlyMap<string, string>;
+  consumer: string;
+  /** How long an event handed out to a process that died waits before another takes it. */
+  reclaimIdleMs: number;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** The first retry's delay (doubled on each next one, up to 10 min); tests shorten it. */
+  retryInitialMs?: number;
+}
+
+type Outcome = 'ok' | 'retry' | 'refused' | 'expired' | 'no_record';
+
+export class CallbackPoster {
+  readonly #o: CallbackPosterOptions;
+  readonly #retryInitialMs: number;
+  #inFlight = 0;
+  /** Resolves the loop's wait for a free slot. */
+  #slotFreed: (() => void) | null = null;
+  #running: Promise<void> | null = null;
+  #stopping = false;
+  readonly #posts = new Set<Promise<void>>();
+  /** When the last failure to read the outbox was logged: one warning a minute at most. */
+  #warnedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: CallbackPosterOptions) {
+    this.#o = options;
+    this.#retryInitialMs = options.retryInitialMs ?? 1_000;
+  }
+
+  start(): void {
+    this.#running ??= this.#run();
+  }
+
+  /** Takes no more events and waits for the POSTs in flight (each bounded by timeoutMs). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#slotFreed?.();
+    await this.#running;
+    await Promise.all(this.#posts);
+  }
+
+  async #run(): Promise<void> {
+    const { store, consumer, config, reclaimIdleMs } = this.#o;
+    let failures = 0;
+    while (!this.#stopping) {
+      if (this.#inFlight >= config.concurrency) {
+        await new Promise<void>((resolve) => {
+          this.#slotFreed = resolve;
+        });
+        this.#slotFreed = null;
+        continue;
+      }
+      let entries: QueueEntry[];
+      let records: Array<MessageRecord | null>;
+      try {
+        entries = await store.queue.claim(
+          OUTBOX,
+          consumer,
+          config.concurrency - this.#inFlight,
+          CLAIM_WAIT_MS,
+          reclaimIdleMs,
+        );
+        if (entries.length === 0) continue;
+        const events = entries.map((e) => decodeCallbackEvent(e.messageId));
+        const ids = [...new Set(events.flatMap((e) => (e ? [e.messageId] : [])))];
+        const read = await store.messages.getMany(ids);
+        const found = new Map(ids.map((id, i) => [id, read[i] ?? null]));
+        records = events.map((e) => (e ? (found.get(e.messageId) ?? null) : null));
+        failures = 0;
+        for (let i = 0; i < entries.length; i++)
+          this.#track(this.#post(entries[i]!, events[i]!, records[i]!));
+      } catch (err) {
+        // The store is down: what was handed out stays pending and is taken again once it is back.
+        if (this.#stopping) break;
+        const now = this.#o.clock.now();
+        if (now - this.#warnedAt >= 60_000) {
+          this.#warnedAt = now;
+          this.#o.logger.warn({ err }, 'status callbacks: the outbox cannot be read; trying again');
+        }
+        failures++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** failures)));
+      }
+    }
+  }
+
+  #track(post: Promise<void>): void {
+    this.#inFlight++;
+    this.#posts.add(post);
+    void post.finally(() => {
+      this.#inFlight--;
+      this.#posts.delete(post);
+      this.#slotFreed?.();
+    });
+  }
+
+  async #post(entry: QueueEntry, event: CallbackEvent | null, record: MessageRecord | null): Promise<void> {
+    const { store, metrics, logger, clock, config } = this.#o;
+    try {
+      if (event === null || record === null || record.callbackUrl === null) {
+        // Not an event this version writes, or its message is gone (its record lapsed).
+        logger.debug({ entry: entry.messageId }, 'status callback dropped: no such message');
+        await store.queue.ack(OUTBOX, [entry.entryId]);
+        metrics.callbacks.inc({ outcome: 'no_record' });
+        return;
+      }
+      const outcome = await this.#send(event, record);
+      const now = clock.now();
+      let result: Outcome = outcome.kind;
+      if (outcome.kind === 'retry') {
+        const delay = this.#backoff(event.attempt, outcome.retryAfterMs);
+        if (now + delay - event.at > config.maxAgeSeconds * 1000) {
+          result = 'expired';
+        } else {
+          const next = { ...entry, messageId: encodeCallbackEvent({ ...event, attempt: event.attempt + 1 }) };
+          await store.queue.defer(OUTBOX, [next], now + delay);
+          logger.debug(
+            {
+              messageId: event.messageId,
+              status: event.status,
+              attempt: event.attempt + 1,
+              delayMs: delay,
+              why: outcome.why,
+            },
+            'status callback failed; trying again later',
+          );
+        }
+      }
+      if (result !== 'retry') await store.queue.ack(OUTBOX, [entry.entryId]);
+      metrics.callbacks.inc({ outcome: result });
+      if (result === 'refused' || result === 'expired') {
+        logger.warn(
+          {
+            messageId: event.messageId,
+            status: event.status,
+            attempts: event.attempt + 1,
+            // The origin only: a URL's path and query may carry the receiver's own secrets.
+            receiver: originOf(record.callbackUrl),
+            why: outcome.kind === 'ok' ? undefined : outcome.why,
+          },
+          result === 'refused'
+            ? 'status callback refused by its receiver; dropped'
+            : `status callback not taken within ${config.maxAgeSeconds} s; dropped`,
+        );
+      }
+    } catch (err) {
+      // The ack or the defer failed (the store is down): the entry stays pending and another
+      // try comes once it is reclaimed. At least once, so a receiver may see it twice.
+      logger.warn({ err, entry: entry.messageId.split(' ')[0] }, 'status callback: outcome not recorded');
+    }
+  }
+
+  /** One POST: what the receiver's answer means for the event. */
+  async #send(
+    event: CallbackEvent,
+    record: MessageRecord,
+  ): Promise<
+    | { kind: 'ok' }
+    | { kind: 'refused'; why: string }
+    | { kind: 'retry'; why: string; retryAfterMs: number | null }
+  > {
+    const { clock, config, metrics } = this.#o;
+    const body = JSON.stringify({
+      event: {
+        id: callbackEventId(event),
+        status: event.status,
+        at: new Date(event.at).toISOString(),
+        attempt: event.attempt + 1,
+      },
+      message: renderMessage(record),
+    });
+    const timestamp = String(Math.floor(clock.now() / 1000));
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': `sluice/${VERSION}`,
+      'sluice-event-id': callbackEventId(event),
+      'sluice-timestamp': timestamp,
+    };
+    const secret = this.#o.secrets.get(record.account);
+    if (secret !== undefined) headers['sluice-signature'] = `v1=${signCallback(secret, timestamp, body)}`;
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await fetch(record.callbackUrl!, {
+        method: 'POST',
+        headers,
+        body,
+        // A redirect is not followed: a POST carried elsewhere is the receiver's to fix.
+        redirect: 'manual',
+        signal: AbortSignal.timeout(config.timeoutMs),
+      });
+    } catch (err) {
+      const why =
+        err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')
+          ? `no answer within ${config.timeoutMs} ms`
+          : describeFetchError(err);
+      return { kind: 'retry', why, retryAfterMs: null };
+    }
+    metrics.callbackSeconds.observe((performance.now() - started) / 1000);
+    // The answer's body is not read: its connection goes back to the pool.
+    await response.body?.cancel().catch(() => undefined);
+    const status = response.status;
+    if (status >= 200 && status < 300) return { kind: 'ok' };
+    const why = `HTTP ${status}`;
+    if (status >= 400 && status < 500 && status !== 408 && status !== 425 && status !== 429)
+      return { kind: 'refused', why };
+    return {
+      kind: 'retry',
+      why,
+      retryAfterMs: retryAfterMs(response.headers.get('retry-after'), clock.now()),
+    };
+  }
+
+  /** The wait before try `attempt + 2`: doubling from retryInitialMs, jittered, or Retry-After. */
+  #backoff(attempt: number, retryAfter: number | null): number {
+    if (retryAfter !== null) return Math.min(MAX_BACKOFF_MS, Math.max(this.#retryInitialMs, retryAfter));
+    const base = Math.min(MAX_BACKOFF_MS, this.#retryInitialMs * 2 ** Math.min(attempt, 30));
+    // Half to all of it: receivers that failed together are not all tried again at one instant.
+    return Math.ceil(base / 2 + (Math.random() * base) / 2);
+  }
+}
+
+/** Sluice-Signature's v1 value: hex HMAC-SHA256 of `<timestamp>.<body>` under the secret. */
+export function signCallback(secret: string, timestamp: string, body: string): string {
+  return createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
+}
+
+/** Retry-After as ms from now (seconds, or an HTTP date), or null when absent or unreadable. */
+function retryAfterMs(value: string | null, now: number): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '(unreadable URL)';
+  }
+}
+
+/** fetch's "fetch failed" says nothing; its cause (ECONNREFUSED, ENOTFOUND, a TLS error) does. */
+function describeFetchError(err: unknown): string {
+  const cause =
+    err instanceof Error ? (err.cause as { code?: string; message?: string } | undefined) : undefined;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
