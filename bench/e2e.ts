@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size N]
  *   [--store redis|memory] [--processes N] [--policies on|off] [--cpu-prof DIR] [--only single|batch]
- *   [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor] [--rate N]`
+ *   [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor] [--rate N] [--callbacks]`
  *
  * The whole path under load: autocannon → sluice's HTTP API (a child process running the compiled
  * build, on a real redis-server) → SMPP → the simulator (in this process, receipts at once, or --dlr-delay-ms after each submit) → receipts → status.
@@ -26,6 +26,10 @@
  * --rate N holds autocannon to N requests per second: below what the machine can take, the CPU
  * each process spends per message compares two builds with less noise than their top rates.
  *
+ * --callbacks gives every message a callbackUrl on an HTTP server in this process, which answers
+ * 204: sluice posts two status callbacks per message (sent, delivered), and end to end then lasts
+ * until the last of them is in (the outcome has reached the campaign system).
+ *
  * --gateway floor runs bench/floor-gateway.ts in sluice's place: the same durable steps on the
  * same stack with none of sluice's own work, so the figures say what the stack and this machine
  * allow at most.
@@ -33,6 +37,8 @@
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,6 +62,8 @@ interface RunResult {
   acceptP50Ms: number;
   acceptP99Ms: number;
   non2xx: number;
+  /** Status callbacks received (--callbacks), by the time end to end was measured. */
+  callbacks: number;
   /** Of the largest sluice process (or the floor gateway). */
   sluicePeakRssMb: number;
   /** Receipts by how sluice matched them (sluice_receipts_total); with one process only. */
@@ -207,8 +215,10 @@ export async function main(argv: string[]): Promise<number> {
       roles: { type: 'string' },
       gateway: { type: 'string' },
       rate: { type: 'string' },
+      callbacks: { type: 'boolean' },
     },
   });
+  const withCallbacks = values.callbacks ?? false;
   const policies = values.policies ?? 'on';
   const seconds = Number(values.seconds ?? 10);
   const connections = Number(values.connections ?? 64);
@@ -248,14 +258,14 @@ export async function main(argv: string[]): Promise<number> {
     ((processes > 1 || roles === 'split') && storeKind !== 'redis') ||
     !['all', 'split'].includes(roles) ||
     !['sluice', 'floor'].includes(gateway) ||
-    (gateway === 'floor' && (storeKind !== 'redis' || processes > 1 || roles !== 'all')) ||
+    (gateway === 'floor' && (storeKind !== 'redis' || processes > 1 || roles !== 'all' || withCallbacks)) ||
     !['on', 'off'].includes(policies) ||
     !['single', 'batch', 'both'].includes(only) ||
     !(Number.isInteger(dlrDelayMs) && dlrDelayMs >= 0 && dlrDelayMs <= 600_000) ||
     !(Number.isInteger(rate) && rate >= 0)
   ) {
     console.error(
-      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor (redis, one process)] [--rate requests/s]',
+      'usage: bench e2e [--json] [--seconds N] [--connections N] [--batch-connections N] [--batch-size 1..1000] [--store redis|memory] [--processes N (redis)] [--policies on|off] [--cpu-prof DIR] [--only single|batch] [--dlr-delay-ms N] [--roles all|split] [--gateway sluice|floor (redis, one process)] [--rate requests/s] [--callbacks (sluice)]',
     );
     return 2;
   }
@@ -318,16 +328,40 @@ log: { level: info }
       let receipts = 0;
       let lastReceiptAt = 0;
       let waiting: { target: number; resolve: () => void } | null = null;
+      // Every receipt in, and with --callbacks both callbacks of every message.
+      const done = () =>
+        waiting !== null && receipts >= waiting.target && (!withCallbacks || callbacks >= 2 * waiting.target);
       sim.on('delivered', (pdu) => {
         if (pdu.esm_class !== 0x04) return;
         receipts++;
         lastReceiptAt = performance.now();
-        if (waiting && receipts >= waiting.target) waiting.resolve();
+        if (waiting && done()) waiting.resolve();
       });
+      // --callbacks: the campaign system's receiver, counting what sluice posts.
+      let callbacks = 0;
+      let lastCallbackAt = 0;
+      const receiver = withCallbacks
+        ? http.createServer((req, res) => {
+            req.resume();
+            req.on('end', () => {
+              callbacks++;
+              lastCallbackAt = performance.now();
+              res.writeHead(204).end();
+              if (waiting && done()) waiting.resolve();
+            });
+          })
+        : null;
+      if (receiver) {
+        receiver.listen(0, '127.0.0.1');
+        await once(receiver, 'listening');
+      }
       const message = {
         from: '12345',
         to: '+447700900123',
         body: 'Your appointment is tomorrow at 10:00. Reply STOP to opt out.',
+        ...(receiver
+          ? { callbackUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/sms` }
+          : {}),
       };
       const body =
         endpoint === '/v1/messages'
@@ -352,10 +386,10 @@ log: { level: info }
       const accepted = endpoint === '/v1/messages' ? ok : ok * batchSize;
       // Every accepted message gets exactly one receipt (no failures), dlrDelayMs after its submit.
       await new Promise<void>((resolve) => {
-        if (receipts >= accepted) resolve();
-        else waiting = { target: accepted, resolve };
+        waiting = { target: accepted, resolve };
+        if (done()) resolve();
       });
-      const endToEnd = (lastReceiptAt - started) / 1000;
+      const endToEnd = (Math.max(lastReceiptAt, lastCallbackAt) - started) / 1000;
       const sluiceCpu = sluices.reduce((sum, p, i) => sum + cpuSeconds(p.pid!) - cpuBefore[i]!, 0);
       const loadCpu = cpuSeconds(process.pid) - loadCpuBefore;
       const redisAfter = redis ? await redisCounters(redis.url) : null;
@@ -376,6 +410,7 @@ log: { level: info }
         non2xx: result.non2xx,
         sluicePeakRssMb: Math.max(...sluices.map((p) => peakRssMb(p.pid!))),
         receipts: matchedBy,
+        callbacks,
         redis:
           redisBefore && redisAfter
             ? {
@@ -423,6 +458,8 @@ log: { level: info }
         p.kill('SIGTERM');
         await once(p, 'exit');
       }
+      receiver?.closeAllConnections();
+      receiver?.close();
       await sim.stop();
     }
   } finally {
@@ -443,6 +480,7 @@ log: { level: info }
     policies,
     dlrDelayMs,
     rate,
+    callbacks: withCallbacks,
     runs,
   };
   if (values.json) console.log(JSON.stringify(out));
