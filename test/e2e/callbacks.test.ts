@@ -145,6 +145,17 @@ describe.each(stores)('status callbacks with the %s store', (_, store) => {
     expect(receiver.received.every((r) => r.headers['sluice-signature'] === undefined)).toBe(true);
   });
 
+  it('sends the credentials of a callbackUrl as Basic authorization', async () => {
+    receiver = new Receiver();
+    const url = (await receiver.listen()).replace('http://', 'http://hooks:s3cr%40t@');
+    rig = await startRig({ store: store() });
+    const res = await rig.post('/v1/messages', { ...MSG, callbackUrl: url });
+    expect(res.status).toBe(202);
+    await receiver.until((got) => got.length === 2);
+    const expected = `Basic ${Buffer.from('hooks:s3cr@t').toString('base64')}`;
+    expect(receiver.received.map((r) => r.headers.authorization)).toEqual([expected, expected]);
+  });
+
   it('tries a failed POST again (503, then 500 with Retry-After) with the same event id', async () => {
     receiver = new Receiver();
     const url = await receiver.listen();
