@@ -106,6 +106,20 @@ export function describeStoreContract(
         expect(messageIds(await store.queue.claim('c2', 'w1', 10, 0, 60_000))).toEqual([d.id]);
       });
 
+      it('hands each connector its own record when two queues give their entries the same id', async () => {
+        // One enqueue: Redis gives both stream entries the same id (the same ms, sequence 0).
+        const a = makeRecord({ connector: 'c1', to: '447700900001' });
+        const b = makeRecord({ connector: 'c2', to: '447700900002' });
+        await store.messages.enqueue([a, b]);
+        const [one] = await store.queue.claim('c1', 'w1', 10, 0, 60_000);
+        const [two] = await store.queue.claim('c2', 'w1', 10, 0, 60_000);
+        expect(one!.messageId).toBe(a.id);
+        expect(two!.messageId).toBe(b.id);
+        // A copy the store attaches must be the entry's own message's.
+        if (one!.record) expect(one!.record).toEqual(a);
+        if (two!.record) expect(two!.record).toEqual(b);
+      });
+
       it('waiting names every connector with entries waiting, deferred ones included, and how many', async () => {
         expect(await store.queue.waiting()).toEqual(new Map());
         const [a, b] = [makeRecord(), makeRecord()];

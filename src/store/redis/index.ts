@@ -115,23 +115,29 @@ class RecentEnqueues {
     return this.#max > 0;
   }
 
-  offer(entryId: string, record: MessageRecord): void {
-    this.#byEntry.set(entryId, record);
+  /**
+   * Keyed by connector and entry id: stream ids are per stream, and two connectors' entries
+   * appended in one millisecond (one enqueue across routes) have the same one.
+   */
+  offer(connector: string, entryId: string, record: MessageRecord): void {
+    this.#byEntry.set(`${connector} ${entryId}`, record);
     if (this.#byEntry.size > this.#max) {
       const oldest = this.#byEntry.keys().next().value;
       if (oldest !== undefined) this.#byEntry.delete(oldest);
     }
   }
 
-  /** Gives each first hand-out its record, when this process enqueued it. */
-  attach(entries: QueueEntry[]): QueueEntry[] {
+  /** Gives each first hand-out of `connector`'s queue its record, when this process enqueued it. */
+  attach(connector: string, entries: QueueEntry[]): QueueEntry[] {
     if (this.#byEntry.size === 0) return entries;
     for (const e of entries) {
       if (e.deliveries !== 0) continue;
-      const record = this.#byEntry.get(e.entryId);
+      const key = `${connector} ${e.entryId}`;
+      const record = this.#byEntry.get(key);
       if (record === undefined) continue;
-      this.#byEntry.delete(e.entryId);
-      e.record = record;
+      this.#byEntry.delete(key);
+      // Never another message's record, whatever the ids.
+      if (record.id === e.messageId) e.record = record;
     }
     return entries;
   }
@@ -291,7 +297,8 @@ export class RedisMessageStore implements MessageStore {
     const answer = await this.#enqueues.add(group);
     if ('duplicate' in answer) throw new DuplicateMessageError(answer.duplicate);
     if (copies === null) return;
-    for (let i = 0; i < copies.length; i++) this.#ctx.recent.offer(answer.entryIds[i]!, copies[i]!);
+    for (let i = 0; i < copies.length; i++)
+      this.#ctx.recent.offer(copies[i]!.connector, answer.entryIds[i]!, copies[i]!);
   }
 
   /** One script for the turn's enqueues: atomic on one primary (see the note at the top of the file). */
@@ -492,7 +499,8 @@ export class RedisQueueStore implements QueueStore {
     const { recent } = this.#ctx;
     try {
       const first = await this.#claimOnce(connector, consumer, count, idle);
-      if (first.entries.length > 0 || blockMs <= 0 || this.#closed) return recent.attach(first.entries);
+      if (first.entries.length > 0 || blockMs <= 0 || this.#closed)
+        return recent.attach(connector, first.entries);
       // A deferred entry that falls due during the wait ends it early: the server cannot know.
       let wait = blockMs;
       if (first.nextDue !== null) wait = Math.min(blockMs, first.nextDue - this.#ctx.clock.now());
@@ -502,8 +510,8 @@ export class RedisQueueStore implements QueueStore {
       const read = await this.#withGroup(connector, () =>
         this.#blockingRead(connector, consumer, count, wait),
       );
-      if (read.length > 0 || wait >= blockMs || this.#closed) return recent.attach(read);
-      return recent.attach((await this.#claimOnce(connector, consumer, count, idle)).entries);
+      if (read.length > 0 || wait >= blockMs || this.#closed) return recent.attach(connector, read);
+      return recent.attach(connector, (await this.#claimOnce(connector, consumer, count, idle)).entries);
     } catch (err) {
       // close() came first: a consumer loop ends quietly. Nothing was handed out to this call
       // (or, if the reply was lost, it is reclaimed later), so no entry is lost.
