@@ -217,22 +217,24 @@ export async function startGateway(config: SluiceConfig, options: StartOptions):
     );
   }
 
-  // Status callbacks go out from the processes that dispatch (their events come from every process).
-  const callbacks = runsDispatch
-    ? new CallbackPoster({
-        store,
-        config: config.callbacks,
-        secrets: new Map(
-          config.apiKeys.flatMap((k) => (k.callbackSecret ? [[k.name, k.callbackSecret]] : [])),
-        ),
-        consumer,
-        reclaimIdleMs: options.reclaimIdleMs ?? config.queue.reclaimSeconds * 1000,
-        clock,
-        logger,
-        metrics,
-        ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
-      })
-    : null;
+  // Status callbacks go out from the processes that dispatch (their events come from every
+  // process); none while they are turned off.
+  const callbacks =
+    runsDispatch && config.callbacks.enabled
+      ? new CallbackPoster({
+          store,
+          config: config.callbacks,
+          secrets: new Map(
+            config.apiKeys.flatMap((k) => (k.callbackSecret ? [[k.name, k.callbackSecret]] : [])),
+          ),
+          consumer,
+          reclaimIdleMs: options.reclaimIdleMs ?? config.queue.reclaimSeconds * 1000,
+          clock,
+          logger,
+          metrics,
+          ...(options.retryInitialMs !== undefined ? { retryInitialMs: options.retryInitialMs } : {}),
+        })
+      : null;
 
   const gateway = new Gateway({
     config,

@@ -34,6 +34,8 @@ import { renderMessage } from './render.js';
 const MAX_BACKOFF_MS = 600_000;
 /** How long a claim waits for events before the loop looks round (to stop, say): as a dispatcher's. */
 const CLAIM_WAIT_MS = 500;
+/** How long a shutdown waits for the POSTs in flight before it cuts them off. */
+const STOP_GRACE_MS = 2_000;
 /** The most of an answer's body read (and thrown away) before its connection is dropped instead. */
 const MAX_ANSWER_BYTES = 65_536;
 
@@ -62,6 +64,9 @@ export class CallbackPoster {
   #slotFreed: (() => void) | null = null;
   #running: Promise<void> | null = null;
   #stopping = false;
+  /** Set once stop() has cut off the POSTs still in flight: their events stay pending. */
+  #cutOff = false;
+  readonly #requests = new Set<http.ClientRequest>();
   readonly #posts = new Set<Promise<void>>();
   /** When the last failure to read the outbox was logged: one warning a minute at most. */
   #warnedAt = Number.NEGATIVE_INFINITY;
@@ -88,11 +93,26 @@ export class CallbackPoster {
     this.#running ??= this.#run();
   }
 
-  /** Takes no more events and waits for the POSTs in flight (each bounded by timeoutMs). */
+  /**
+   * Takes no more events and gives the POSTs in flight up to STOP_GRACE_MS to be answered; the
+   * rest are cut off and their events left pending, for a process still running (or the next
+   * one) to post again after the reclaim time. A receiver that hangs does not hold up the
+   * shutdown.
+   */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#slotFreed?.();
     await this.#running;
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#posts),
+      new Promise<void>((resolve) => {
+        grace = setTimeout(resolve, Math.min(STOP_GRACE_MS, this.#o.config.timeoutMs));
+      }),
+    ]);
+    clearTimeout(grace);
+    this.#cutOff = true;
+    for (const req of this.#requests) req.destroy();
     await Promise.all(this.#posts);
     this.#agents.http.destroy();
     this.#agents.https.destroy();
@@ -163,6 +183,8 @@ export class CallbackPoster {
         return;
       }
       const outcome = await this.#send(event, record);
+      // Cut off by stop(): neither acked nor deferred, so it is posted again after the reclaim.
+      if (this.#cutOff && outcome.kind === 'retry') return;
       const now = clock.now();
       let result: Outcome = outcome.kind;
       if (outcome.kind === 'retry') {
@@ -271,6 +293,7 @@ export class CallbackPoster {
       const secure = target.protocol === 'https:';
       const client = secure ? https : http;
       let settled = false;
+      let timer: NodeJS.Timeout | undefined;
       const settle = (value: { status: number; retryAfter: string | null } | string) => {
         if (settled) return;
         settled = true;
@@ -285,11 +308,16 @@ export class CallbackPoster {
           agent: secure ? this.#agents.https : this.#agents.http,
         });
       } catch (err) {
-        // A URL node will not send to (a port out of range, a bad header value).
-        settle(err instanceof Error ? err.message : String(err));
+        // A URL node will not send to (a port out of range, a bad header value): its code.
+        settle((err as NodeJS.ErrnoException).code ?? 'not sendable');
         return;
       }
-      const timer = setTimeout(() => {
+      this.#requests.add(req);
+      req.on('close', () => {
+        this.#requests.delete(req);
+        settle('connection closed before an answer');
+      });
+      timer = setTimeout(() => {
         settle(`no answer within ${timeoutMs} ms`);
         req.destroy();
       }, timeoutMs);

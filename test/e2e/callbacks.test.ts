@@ -28,7 +28,10 @@ interface Received {
 /** A callback receiver: records every POST and answers what `respond` says (200 by default). */
 class Receiver {
   readonly received: Received[] = [];
-  respond: (r: Received) => { status: number; headers?: Record<string, string> } = () => ({ status: 200 });
+  /** null: no answer at all (the request hangs until sluice gives up on it). */
+  respond: (r: Received) => { status: number; headers?: Record<string, string> } | null = () => ({
+    status: 200,
+  });
   readonly #server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -37,7 +40,7 @@ class Receiver {
       const r: Received = { headers: req.headers, raw, body: JSON.parse(raw) as Received['body'] };
       this.received.push(r);
       const answer = this.respond(r);
-      res.writeHead(answer.status, answer.headers ?? {}).end();
+      if (answer !== null) res.writeHead(answer.status, answer.headers ?? {}).end();
       this.#waiters = this.#waiters.filter((w) => {
         if (!w.done()) return true;
         w.resolve();
@@ -270,5 +273,30 @@ describe('status callbacks across a restart (redis)', () => {
     const after = receiver.received.slice(before);
     expect(after.map((r) => r.body.event.status).sort()).toEqual(['delivered', 'sent']);
     expect(after.every((r) => r.body.event.attempt >= 2)).toBe(true);
+  });
+
+  it('cuts off POSTs still unanswered when it stops, and leaves their events for the next process', async () => {
+    receiver = new Receiver();
+    const url = await receiver.listen();
+    receiver.respond = () => null;
+    const store = redisStore();
+    // A timeout and a shutdown deadline beyond the test's own (30 s): the stop must not wait for them.
+    rig = await startRig({
+      store,
+      edit: (c) => {
+        c.callbacks.timeoutMs = 60_000;
+        c.shutdownTimeoutSeconds = 60;
+      },
+    });
+    const res = await rig.post('/v1/messages', { ...MSG, callbackUrl: url });
+    const id = res.json.id as string;
+    await receiver.until((got) => got.length === 2);
+    await rig.stop();
+    rig = null;
+    receiver.respond = () => ({ status: 200 });
+    rig = await startRig({ store });
+    // Neither acked nor deferred: still pending, taken over once idle, and posted again.
+    await untilCounted(rig, 'ok', 2);
+    expect(receiver.statuses(id).sort()).toEqual(['delivered', 'delivered', 'sent', 'sent']);
   });
 });
