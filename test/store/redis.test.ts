@@ -202,6 +202,25 @@ describe('RedisStore', () => {
     }
   });
 
+  it('reads a record it cannot decode as missing, says so, and still reads the others', async () => {
+    const errors: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void errors.push(line) });
+    const store = newStore(new ManualClock(), undefined, { logger });
+    try {
+      const [a, b, c] = [makeRecord(), makeRecord(), makeRecord()];
+      await store.messages.enqueue([a]);
+      await redisServer.admin.set(store.keys.message(b.id), '[1,"cut off');
+      await redisServer.admin.set(store.keys.message(c.id), '[9,"a layout to come"]');
+      // One bad record used to fail the whole read: every other message of a claimed batch with it.
+      expect(await store.messages.getMany([b.id, a.id, c.id])).toEqual([null, a, null]);
+      const said = errors.map((l) => JSON.parse(l) as { msg: string; messageId: string });
+      expect(said.map((l) => l.messageId).sort()).toEqual([b.id, c.id].sort());
+      expect(said.every((l) => l.msg.includes('cannot be read'))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('compareAndSet keeps the record TTL', async () => {
     const store = newStore(new ManualClock());
     try {
