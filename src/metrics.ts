@@ -173,7 +173,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     callbacks: new Counter({
       name: 'sluice_callbacks_total',
-      help: 'Status callback POSTs by outcome: ok (2xx), retry (no answer in time, 3xx, 408, 425, 429, 5xx: tried again later), refused (another 4xx: dropped), expired (not taken within callbacks.maxAgeSeconds: dropped), no_record (the message record is gone: dropped).',
+      help: 'Status callback events handled, by outcome: ok (2xx), retry (no answer in time, 3xx, 408, 425, 429, 5xx: tried again later), held (not posted: its receiver failed 5 times in a row and rests), refused (another 4xx: dropped), expired (not taken within callbacks.maxAgeSeconds: dropped), no_record (the message record is gone: dropped).',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
@@ -189,7 +189,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers: [registry],
     }),
   };
-  for (const outcome of ['ok', 'retry', 'refused', 'expired', 'no_record']) m.callbacks.inc({ outcome }, 0);
+  for (const outcome of ['ok', 'retry', 'held', 'refused', 'expired', 'no_record'])
+    m.callbacks.inc({ outcome }, 0);
   return m;
 }
 

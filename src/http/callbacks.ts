@@ -54,7 +54,25 @@ export interface CallbackPosterOptions {
   retryInitialMs?: number;
 }
 
-type Outcome = 'ok' | 'retry' | 'refused' | 'expired' | 'no_record';
+type Outcome = 'ok' | 'retry' | 'held' | 'refused' | 'expired' | 'no_record';
+
+/** Failed POSTs in a row after which a receiver rests: its events wait instead of being tried. */
+const RECEIVER_FAILURES = 5;
+/** The first rest; each failed probe after one doubles it, up to the last. */
+const RECEIVER_FIRST_REST_MS = 5_000;
+const RECEIVER_MAX_REST_MS = 300_000;
+
+/**
+ * A receiver (scheme, host and port) that keeps failing. While it rests, and while one probe is
+ * out after that, its events go back to the outbox untried: a receiver that hangs holds no more
+ * than the POSTs that taught sluice so, and the other receivers keep the concurrency.
+ */
+interface Failing {
+  failures: number;
+  restMs: number;
+  restUntil: number;
+  probing: boolean;
+}
 
 export class CallbackPoster {
   readonly #o: CallbackPosterOptions;
@@ -70,6 +88,8 @@ export class CallbackPoster {
   readonly #posts = new Set<Promise<void>>();
   /** When the last failure to read the outbox was logged: one warning a minute at most. */
   #warnedAt = Number.NEGATIVE_INFINITY;
+  /** Receivers failing now, by origin; one that answers is forgotten. */
+  readonly #failing = new Map<string, Failing>();
   /** The acks of one turn, as one store call. */
   readonly #acks: TickBatcher<string, undefined>;
   /**
@@ -182,31 +202,35 @@ export class CallbackPoster {
         metrics.callbacks.inc({ outcome: 'no_record' });
         return;
       }
-      const outcome = await this.#send(event, record);
+      const receiver = originOf(record.callbackUrl);
+      const held = this.#resting(receiver, clock.now());
+      const outcome = held === null ? await this.#send(event, record) : null;
       // Cut off by stop(): neither acked nor deferred, so it is posted again after the reclaim.
-      if (this.#cutOff && outcome.kind === 'retry') return;
+      if (this.#cutOff && outcome?.kind === 'retry') return;
       const now = clock.now();
-      let result: Outcome = outcome.kind;
-      if (outcome.kind === 'retry') {
-        const delay = this.#backoff(event.attempt, outcome.retryAfterMs);
+      if (outcome !== null) this.#heard(receiver, outcome.kind !== 'retry', now);
+      let result: Outcome = outcome === null ? 'held' : outcome.kind;
+      if (outcome === null || outcome.kind === 'retry') {
+        // A held event was not tried: it keeps its attempt number.
+        const delay =
+          outcome === null
+            ? Math.max(0, held! - now) + Math.ceil(Math.random() * 1_000)
+            : this.#backoff(event.attempt, outcome.retryAfterMs);
         if (now + delay - event.at > config.maxAgeSeconds * 1000) {
           result = 'expired';
         } else {
-          const next = { ...entry, messageId: encodeCallbackEvent({ ...event, attempt: event.attempt + 1 }) };
+          const attempt = outcome === null ? event.attempt : event.attempt + 1;
+          const next = { ...entry, messageId: encodeCallbackEvent({ ...event, attempt }) };
           await store.queue.defer(OUTBOX, [next], now + delay);
-          logger.debug(
-            {
-              messageId: event.messageId,
-              status: event.status,
-              attempt: event.attempt + 1,
-              delayMs: delay,
-              why: outcome.why,
-            },
-            'status callback failed; trying again later',
-          );
+          if (outcome !== null) {
+            logger.debug(
+              { messageId: event.messageId, status: event.status, attempt, delayMs: delay, why: outcome.why },
+              'status callback failed; trying again later',
+            );
+          }
         }
       }
-      if (result !== 'retry') await this.#acks.add(entry.entryId);
+      if (result !== 'retry' && result !== 'held') await this.#acks.add(entry.entryId);
       metrics.callbacks.inc({ outcome: result });
       if (result === 'refused' || result === 'expired') {
         logger.warn(
@@ -216,7 +240,7 @@ export class CallbackPoster {
             attempts: event.attempt + 1,
             // The origin only: a URL's path and query may carry the receiver's own secrets.
             receiver: originOf(record.callbackUrl),
-            why: outcome.kind === 'ok' ? undefined : outcome.why,
+            why: outcome === null || outcome.kind === 'ok' ? 'its receiver is resting' : outcome.why,
           },
           result === 'refused'
             ? 'status callback refused by its receiver; dropped'
@@ -228,6 +252,44 @@ export class CallbackPoster {
       // try comes once it is reclaimed. At least once, so a receiver may see it twice.
       logger.warn({ err, entry: entry.messageId.split(' ')[0] }, 'status callback: outcome not recorded');
     }
+  }
+
+  /**
+   * When `receiver` rests: the time its rest ends (or, while its probe is out, a second from
+   * now), and null when this event may be tried. The first event after a rest is the probe.
+   */
+  #resting(receiver: string, now: number): number | null {
+    const f = this.#failing.get(receiver);
+    if (f === undefined || f.failures < RECEIVER_FAILURES) return null;
+    if (f.restUntil > now) return f.restUntil;
+    if (f.probing) return now + 1_000;
+    f.probing = true;
+    return null;
+  }
+
+  /** What a POST to `receiver` told of it: answering (any answer but a retry's), or failing. */
+  #heard(receiver: string, answering: boolean, now: number): void {
+    const f = this.#failing.get(receiver);
+    if (answering) {
+      if (f === undefined) return;
+      this.#failing.delete(receiver);
+      if (f.failures >= RECEIVER_FAILURES)
+        this.#o.logger.info({ receiver }, 'status callback receiver answers again');
+      return;
+    }
+    const failing = f ?? { failures: 0, restMs: 0, restUntil: 0, probing: false };
+    failing.failures++;
+    this.#failing.set(receiver, failing);
+    // Each POST in flight when it began failing ends with a failure too: one rest for them all.
+    if (failing.failures < RECEIVER_FAILURES || (failing.restUntil > now && !failing.probing)) return;
+    failing.restMs =
+      failing.restMs === 0 ? RECEIVER_FIRST_REST_MS : Math.min(RECEIVER_MAX_REST_MS, failing.restMs * 2);
+    failing.restUntil = now + failing.restMs;
+    failing.probing = false;
+    this.#o.logger.warn(
+      { receiver, failures: failing.failures, restMs: failing.restMs },
+      'status callback receiver keeps failing; its events wait until it has rested',
+    );
   }
 
   /** One POST: what the receiver's answer means for the event. */

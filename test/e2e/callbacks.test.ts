@@ -196,6 +196,33 @@ describe.each(stores)('status callbacks with the %s store', (_, store) => {
     expect(await rig.gateway.store.queue.depth(OUTBOX)).toBe(0);
   });
 
+  it('rests a receiver that keeps failing: its events wait untried, and other receivers are served', async () => {
+    receiver = new Receiver();
+    const healthy = await receiver.listen();
+    const failing = new Receiver();
+    failing.respond = () => ({ status: 503 });
+    try {
+      const dead = await failing.listen();
+      rig = await startRig({ store: store() });
+      for (let i = 0; i < 6; i++) {
+        const res = await rig.post('/v1/messages', { ...MSG, callbackUrl: dead });
+        expect(res.status).toBe(202);
+      }
+      await untilCounted(rig, 'held', 6);
+      const alive = await rig.post('/v1/messages', { ...MSG, callbackUrl: healthy });
+      await receiver.until((got) => got.length === 2);
+      expect(receiver.statuses(alive.json.id as string).sort()).toEqual(['delivered', 'sent']);
+      // 12 events (sent and delivered of 6 messages), tried again within tens of ms: without a
+      // rest they would have been posted again and again by now. With it, each failed about
+      // once before the 5th failure in a row put the receiver to rest (5 s, beyond this test).
+      expect(failing.received.length).toBeGreaterThanOrEqual(5);
+      expect(failing.received.length).toBeLessThanOrEqual(24);
+      expect(await callbacksCounted(rig, 'expired')).toBe(0);
+    } finally {
+      await failing.close();
+    }
+  });
+
   it('gives up on an event not taken within callbacks.maxAgeSeconds', async () => {
     receiver = new Receiver();
     const url = await receiver.listen();
