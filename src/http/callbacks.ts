@@ -255,14 +255,15 @@ export class CallbackPoster {
   }
 
   /**
-   * When `receiver` rests: the time its rest ends (or, while its probe is out, a second from
-   * now), and null when this event may be tried. The first event after a rest is the probe.
+   * When `receiver` rests: the time its rest ends (or, while its probe is out, when the probe
+   * will have been answered), and null when this event may be tried. The first event after a rest is the probe.
    */
   #resting(receiver: string, now: number): number | null {
     const f = this.#failing.get(receiver);
     if (f === undefined || f.failures < RECEIVER_FAILURES) return null;
     if (f.restUntil > now) return f.restUntil;
-    if (f.probing) return now + 1_000;
+    // Until the probe can have been answered: not once a second for each event waiting.
+    if (f.probing) return now + Math.max(1_000, this.#o.config.timeoutMs);
     f.probing = true;
     return null;
   }
