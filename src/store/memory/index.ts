@@ -12,16 +12,16 @@ import { Fifo } from '../../util/fifo.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import { encodeBinding, parseBinding } from '../idempotency.js';
 import { retentionSeconds } from '../retention.js';
-import type {
-  CorrelationStore,
-  IdempotencyBinding,
-  IdempotencyClaim,
-  MessageStore,
-  QueueEntry,
-  QueueStore,
-  Store,
+import {
+  type CorrelationStore,
+  type IdempotencyBinding,
+  type IdempotencyClaim,
+  type MessageStore,
+  OUTBOX,
+  type QueueEntry,
+  type QueueStore,
+  type Store,
 } from '../types.js';
-import { OUTBOX } from '../types.js';
 import { MemoryOptOutStore } from './optouts.js';
 import { MemoryRateLimitStore } from './ratelimit.js';
 import { ExpiringMap, MinHeap } from './structures.js';

@@ -19,16 +19,16 @@ import { TickBatcher } from '../../util/batcher.js';
 import { DuplicateMessageError, ttlSeconds } from '../errors.js';
 import { encodeBinding, parseBinding } from '../idempotency.js';
 import { retentionSeconds } from '../retention.js';
-import type {
-  CorrelationStore,
-  IdempotencyBinding,
-  IdempotencyClaim,
-  MessageStore,
-  QueueEntry,
-  QueueStore,
-  Store,
+import {
+  type CorrelationStore,
+  type IdempotencyBinding,
+  type IdempotencyClaim,
+  type MessageStore,
+  OUTBOX,
+  type QueueEntry,
+  type QueueStore,
+  type Store,
 } from '../types.js';
-import { OUTBOX } from '../types.js';
 import { GROUP, RedisKeys } from './keys.js';
 import {
   ACK,
